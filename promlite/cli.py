@@ -1,0 +1,57 @@
+"""The ``promlite`` command line: one entry point, one subcommand per job.
+
+Subcommands that are not built yet say so clearly and exit 2, instead of
+pretending to work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    print(
+        "promlite serve: the server is not built yet (see the open issue "
+        '"The server: Prometheus-compatible HTTP API ..."). The storage engine is '
+        "available as a library: `import tsdb` (see README).",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="promlite",
+        description="A lightweight, embeddable Prometheus: scrape, store, query.",
+    )
+    p.add_argument("--version", action="version", version=f"promlite {__version__}")
+    p.add_argument("--log.level", dest="log_level", default="info",
+                   choices=["debug", "info", "warn", "error"], help="log level (default: info)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the server (scrape, store, serve the API)")
+    serve.set_defaults(func=_cmd_serve)
+
+    from .tsdb_cli import add_tsdb_commands
+
+    add_tsdb_commands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {"warn": "WARNING"}.get(args.log_level, args.log_level.upper())
+    logging.basicConfig(level=level, format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)r")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

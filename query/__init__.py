@@ -1,0 +1,1 @@
+"""query: the PromQL grammar, AST, engine and HTTP API."""

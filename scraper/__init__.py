@@ -1,0 +1,1 @@
+"""scraper: targets, relabeling, exposition parsing, scrape loops."""

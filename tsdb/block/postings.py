@@ -1,0 +1,101 @@
+"""Resolve label matchers to a sorted array of series refs (Prometheus's ``PostingsForMatchers``).
+
+Works over anything with the :class:`PostingsSource` shape, so the head's
+in-memory index can reuse it.
+
+Semantics (Prometheus ``tsdb/querier.go``; a missing label has the value ""):
+
+* A matcher that does *not* match "" (``a="x"``, ``a=~"x.+"``, ``a!=""``)
+  requires the label: its postings are intersected in.
+* A negative matcher that does match "" (``a!="x"``, ``a!~"x.*"``) is
+  subtracted: the series whose value matches the *inverse* are removed.
+* A positive matcher that matches "" (``a=""``, ``a=~"x|"``, ``a=~".*"``)
+  also selects series without the label, so it is applied by subtraction
+  too: remove the series whose value does not match.
+* Only subtractions: start from all postings. No matchers at all: empty.
+
+Regex and inequality matchers are resolved against the label's value list
+(one ``Matcher.matches`` call per distinct value, not per series). Set
+operations are numpy (``intersect1d`` / ``setdiff1d`` / ``unique`` over a
+concatenation) on int64 arrays, O(n log n) in the postings sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from ..matchers import Matcher, MatchType
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+class PostingsSource(Protocol):
+    def postings(self, name: str, value: str) -> np.ndarray: ...
+
+    def all_postings(self) -> np.ndarray: ...
+
+    def label_values(self, name: str) -> list[str]: ...
+
+
+def union(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Sorted union of sorted int64 arrays."""
+    arrays = [a for a in arrays if len(a)]
+    if not arrays:
+        return _EMPTY
+    if len(arrays) == 1:
+        return arrays[0]
+    return np.unique(np.concatenate(arrays))
+
+
+def _values_postings(ix: PostingsSource, name: str, pred: Callable[[str], bool]) -> np.ndarray:
+    return union([ix.postings(name, v) for v in ix.label_values(name) if pred(v)])
+
+
+def _matching(ix: PostingsSource, m: Matcher) -> np.ndarray:
+    """Series having label ``m.name`` with a value that ``m`` matches."""
+    if m.type is MatchType.EQ:
+        return ix.postings(m.name, m.value)
+    return _values_postings(ix, m.name, m.matches)
+
+
+def _not_matching(ix: PostingsSource, m: Matcher) -> np.ndarray:
+    """Series having label ``m.name`` with a value that ``m`` does not match."""
+    if m.type is MatchType.NEQ:
+        return ix.postings(m.name, m.value)
+    return _values_postings(ix, m.name, lambda v: not m.matches(v))
+
+
+def postings_for_matchers(ix: PostingsSource, matchers: Sequence[Matcher]) -> np.ndarray:
+    """Sorted int64 refs of the series selected by all ``matchers``."""
+    keep: list[np.ndarray] = []
+    drop: list[np.ndarray] = []
+    for m in matchers:
+        if m.name == "" and m.value == "" and m.type is MatchType.EQ:
+            keep.append(ix.all_postings())  # Prometheus's special case
+        elif not m.matches_empty:
+            # The label must be set (a="x", a=~"x.+", a!="", a!~""): intersect.
+            p = _matching(ix, m)
+            if len(p) == 0:
+                return _EMPTY
+            keep.append(p)
+        else:
+            # Selects series without the label too (a!="x", a!~"x.*", a="", a=~"x|"):
+            # subtract the series whose value it rejects.
+            drop.append(_not_matching(ix, m))
+    if not keep:
+        if not drop:
+            return _EMPTY
+        keep.append(ix.all_postings())
+    result = keep[0]
+    for p in keep[1:]:
+        result = np.intersect1d(result, p, assume_unique=True)
+        if len(result) == 0:
+            return _EMPTY
+    for p in drop:
+        if len(p):
+            result = np.setdiff1d(result, p, assume_unique=True)
+    return result.astype(np.int64, copy=False)
+

@@ -1,0 +1,221 @@
+"""numba kernel: encode many XOR chunks into one byte array.
+
+Strategy
+--------
+One pass, chunk after chunk, into a caller-allocated buffer sized for the
+worst case (:func:`max_encoded_size`). Each chunk starts on a byte boundary,
+so the offsets are known as we go and no second pass or compaction is needed.
+
+Bits are collected MSB-first in a 64-bit accumulator ``acc`` that holds
+``nacc < 32`` pending bits between calls; :func:`_put` appends up to 32 bits
+and spills 4 whole bytes whenever 32 or more are pending. Wider fields (64-bit
+dod, up to 64 significant value bits) go through :func:`_put_wide` as two
+halves. The byte-aligned prefix of a chunk (header, varint timestamp, raw
+first value, uvarint first delta) is written straight to ``out``.
+
+Invariants
+----------
+* Output is byte-identical to Prometheus's ``xorAppender`` on a fresh chunk:
+  same bucket choice for the delta-of-delta (``bitRange``'s asymmetric range
+  ``-(2^(n-1)-1) <= dod <= 2^(n-1)``), same window-reuse decision for values
+  (reuse when the clamped leading count and the trailing count both fit inside
+  the previous window; the initial window is the 0xff sentinel, which no
+  clamped leading count (<= 31) can reach, so the first XOR opens a window).
+* Timestamp arithmetic is modulo 2^64 in uint64, exactly as Go's
+  ``uint64(t - a.t)`` / ``int64(tDelta - a.tDelta)``, so any int64 input --
+  unsorted, huge, negative -- round-trips.
+* Padding bits of the last byte are zero.
+* The caller validated ``starts``/``counts`` (1 <= count <= 65535, in range)
+  and sized ``out``; the kernel does not re-check (it is not fed raw input).
+
+See docs/format/chunks.md#xor-chunk-data for the bit layout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from tsdb.codec._intrinsics import clz64, ctz64
+from tsdb.codec.varint import put_uvarint, put_varint
+
+_U0 = np.uint64(0)
+_U1 = np.uint64(1)
+_U2 = np.uint64(2)
+_U8 = np.uint64(8)
+_U32 = np.uint64(32)
+_UFF = np.uint64(0xFF)
+_U32MASK = np.uint64(0xFFFFFFFF)
+
+# Delta-of-delta buckets: dod fits n bits when -(2^(n-1)-1) <= dod <= 2^(n-1),
+# i.e. when (dod + 2^(n-1) - 1) as unsigned is <= 2^n - 1. One compare each.
+_B14_BIAS = np.uint64((1 << 13) - 1)
+_B17_BIAS = np.uint64((1 << 16) - 1)
+_B20_BIAS = np.uint64((1 << 19) - 1)
+_B14_MAX = np.uint64((1 << 14) - 1)
+_B17_MAX = np.uint64((1 << 17) - 1)
+_B20_MAX = np.uint64((1 << 20) - 1)
+_P14 = np.uint64(0b10 << 14)
+_P17 = np.uint64(0b110 << 17)
+_P20 = np.uint64(0b1110 << 20)
+_P64 = np.uint64(0b1111)
+
+_CTRL_NEW = np.uint64(0b11 << 11)  # '11' + 5 bits leading + 6 bits sigbits
+_CTRL_REUSE = np.uint64(0b10)
+_SIG_MASK = np.uint64(63)
+
+#: Leading-zero sentinel meaning "no window yet" (Prometheus's 0xff).
+NO_WINDOW = 0xFF
+
+#: Worst case bits per sample after the second: 4+64 (dod) + 2+5+6+64 (value).
+_MAX_BITS_PER_SAMPLE = 145
+#: Worst case bytes of the byte-aligned prefix: header 2, varint 10, value 8, uvarint 10.
+_PREFIX_BYTES = 30
+
+
+def max_encoded_size(counts: np.ndarray) -> int:
+    """Upper bound of the bytes :func:`encode_many` writes for these chunk sizes."""
+    counts = counts.astype(np.int64, copy=False)
+    per_chunk = _PREFIX_BYTES + 1 + (counts * _MAX_BITS_PER_SAMPLE + 7) // 8
+    return int(per_chunk.sum())
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put(out, pos, acc, nacc, v, n):
+    """Append the ``n`` (1..32) low bits of ``v`` (no higher bits set)."""
+    acc = (acc << np.uint64(n)) | v
+    nacc += n
+    if nacc >= 32:
+        nacc -= 32
+        w = acc >> np.uint64(nacc)
+        out[pos] = np.uint8((w >> np.uint64(24)) & _UFF)
+        out[pos + 1] = np.uint8((w >> np.uint64(16)) & _UFF)
+        out[pos + 2] = np.uint8((w >> _U8) & _UFF)
+        out[pos + 3] = np.uint8(w & _UFF)
+        pos += 4
+    return pos, acc, nacc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_wide(out, pos, acc, nacc, v, n):
+    """Append the ``n`` (1..64) low bits of ``v`` (no higher bits set)."""
+    if n > 32:
+        pos, acc, nacc = _put(out, pos, acc, nacc, v >> _U32, n - 32)
+        return _put(out, pos, acc, nacc, v & _U32MASK, 32)
+    return _put(out, pos, acc, nacc, v, n)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _flush(out, pos, acc, nacc):
+    """Write the pending ``nacc`` (< 32) bits, zero-padded to a whole byte."""
+    if nacc > 0:
+        w = (acc << np.uint64(32 - nacc)) & _U32MASK
+        shift = 24
+        for _ in range((nacc + 7) // 8):
+            out[pos] = np.uint8((w >> np.uint64(shift)) & _UFF)
+            pos += 1
+            shift -= 8
+    return pos
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_value(out, pos, acc, nacc, x, lead_prev, trail_prev):
+    """Append the varbit XOR of a value; ``x`` is the XOR with the previous value.
+
+    Returns the writer state and the (possibly new) window.
+    """
+    if x == _U0:
+        pos, acc, nacc = _put(out, pos, acc, nacc, _U0, 1)
+        return pos, acc, nacc, lead_prev, trail_prev
+    lead = clz64(x)
+    trail = ctz64(x)
+    if lead >= 32:  # 5 bits only: clamp, the extra zeros go into the payload
+        lead = 31
+    if lead >= lead_prev and trail >= trail_prev:
+        # '10': reuse the previous window (never taken with the 0xff sentinel).
+        sig = 64 - lead_prev - trail_prev
+        payload = x >> np.uint64(trail_prev)
+        if sig <= 30:
+            pos, acc, nacc = _put(out, pos, acc, nacc, (_CTRL_REUSE << np.uint64(sig)) | payload, sig + 2)
+        else:
+            pos, acc, nacc = _put(out, pos, acc, nacc, _CTRL_REUSE, 2)
+            pos, acc, nacc = _put_wide(out, pos, acc, nacc, payload, sig)
+        return pos, acc, nacc, lead_prev, trail_prev
+    # '11' + leading(5) + sigbits(6) + payload; sigbits 64 is written as 0.
+    sig = 64 - lead - trail
+    ctrl = _CTRL_NEW | (np.uint64(lead) << np.uint64(6)) | (np.uint64(sig) & _SIG_MASK)
+    payload = x >> np.uint64(trail)
+    if sig <= 19:
+        pos, acc, nacc = _put(out, pos, acc, nacc, (ctrl << np.uint64(sig)) | payload, sig + 13)
+    else:
+        pos, acc, nacc = _put(out, pos, acc, nacc, ctrl, 13)
+        pos, acc, nacc = _put_wide(out, pos, acc, nacc, payload, sig)
+    return pos, acc, nacc, lead, trail
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_dod(out, pos, acc, nacc, dod):
+    """Append the varbit delta-of-delta ``dod`` (a uint64 holding an int64)."""
+    if dod == _U0:
+        return _put(out, pos, acc, nacc, _U0, 1)
+    if dod + _B14_BIAS <= _B14_MAX:
+        return _put(out, pos, acc, nacc, _P14 | (dod & _B14_MAX), 16)
+    if dod + _B17_BIAS <= _B17_MAX:
+        return _put(out, pos, acc, nacc, _P17 | (dod & _B17_MAX), 20)
+    if dod + _B20_BIAS <= _B20_MAX:
+        return _put(out, pos, acc, nacc, _P20 | (dod & _B20_MAX), 24)
+    pos, acc, nacc = _put(out, pos, acc, nacc, _P64, 4)
+    return _put_wide(out, pos, acc, nacc, dod, 64)
+
+
+@njit(cache=True, nogil=True)
+def encode_many(ts, vbits, starts, counts, out, offsets):
+    """Encode chunk ``i`` = samples ``starts[i] : starts[i] + counts[i]``.
+
+    ``ts`` is int64, ``vbits`` the float64 values viewed as uint64, ``out``
+    a uint8 buffer of at least :func:`max_encoded_size` bytes and ``offsets``
+    an int64 array of ``len(starts) + 1`` entries that receives the chunk
+    boundaries. Returns the number of bytes written.
+    """
+    pos = 0
+    for c in range(starts.shape[0]):
+        offsets[c] = pos
+        s = starts[c]
+        n = counts[c]
+        out[pos] = np.uint8(n >> 8)
+        out[pos + 1] = np.uint8(n & 0xFF)
+        pos += 2
+        # Sample 0: signed varint timestamp, 64 raw value bits (byte aligned).
+        t_prev = np.uint64(ts[s])
+        pos = put_varint(out, pos, ts[s])
+        v_prev = vbits[s]
+        for b in range(8):
+            out[pos + b] = np.uint8((v_prev >> np.uint64(56 - 8 * b)) & _UFF)
+        pos += 8
+        if n == 1:
+            continue
+        # Sample 1: uvarint delta (still byte aligned), then the first XOR.
+        t = np.uint64(ts[s + 1])
+        delta_prev = t - t_prev
+        pos = put_uvarint(out, pos, delta_prev)
+        t_prev = t
+        acc = _U0
+        nacc = 0
+        lead = NO_WINDOW
+        trail = 0
+        v = vbits[s + 1]
+        pos, acc, nacc, lead, trail = _put_value(out, pos, acc, nacc, v ^ v_prev, lead, trail)
+        v_prev = v
+        # Samples 2..n-1: varbit delta-of-delta, varbit XOR.
+        for j in range(s + 2, s + n):
+            t = np.uint64(ts[j])
+            delta = t - t_prev
+            pos, acc, nacc = _put_dod(out, pos, acc, nacc, delta - delta_prev)
+            t_prev = t
+            delta_prev = delta
+            v = vbits[j]
+            pos, acc, nacc, lead, trail = _put_value(out, pos, acc, nacc, v ^ v_prev, lead, trail)
+            v_prev = v
+        pos = _flush(out, pos, acc, nacc)
+    offsets[starts.shape[0]] = pos
+    return pos

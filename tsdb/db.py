@@ -1,0 +1,411 @@
+"""The database: a head, its WAL, persisted blocks, compaction and retention.
+
+Lifecycle of a sample: :meth:`Appender.commit` logs it to the WAL, then
+applies it to the :class:`~tsdb.head.Head`. When the head spans more than
+1.5 block ranges (2 h by default), its oldest full window is written as an
+immutable block in Prometheus's format, the head drops that window, and the
+WAL is checkpointed, so replay after a restart only covers the head.
+Adjacent blocks are merged by the compactor into ranges of 3× the previous
+level (2 h, 6 h, 18 h, ... capped at 10 % of the retention), and blocks that
+fall out of the retention time or size are deleted.
+
+Directory layout (the same as Prometheus's, so its tools read it)::
+
+    <path>/lock                 flock'ed while open
+    <path>/wal/00000000 ...     WAL segments, checkpoint.NNNNNNNN/
+    <path>/<ULID>/              blocks: meta.json, index, chunks/, tombstones
+
+Thread-safety: one lock serialises commits, compaction and deletion;
+queriers read a consistent snapshot of the block list and copy what they
+take from the head under the same lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import compact as compaction
+from .appender import Appender, LabelsLike
+from .block import Block
+from .errors import ClosedError, CorruptError, InvalidSampleError, TSDBError
+from .head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_BUFFER_SAMPLES, AppendStats, Head
+from .labels import make_labels
+from .matchers import Matcher
+from .wal import WAL, checkpoint, decode_record, encode_samples, encode_series, encode_tombstones
+from .wal.records import SamplesRecord, SeriesRecord, TombstonesRecord
+
+log = logging.getLogger("tsdb")
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Options:
+    """Tunables of :func:`open`; names follow Prometheus's flags where there is a twin."""
+
+    #: ``--storage.tsdb.retention.time`` in ms (0 = keep forever); default 15 d as Prometheus
+    retention_ms: int = 15 * DAY_MS
+    #: ``--storage.tsdb.retention.size`` in bytes (0 = no limit); blocks + WAL count
+    retention_bytes: int = 0
+    #: length of a level-1 block (``--storage.tsdb.min-block-duration``)
+    block_range_ms: int = DEFAULT_BLOCK_RANGE_MS
+    #: largest compacted block (``--storage.tsdb.max-block-duration``); 0 = 10 % of retention, ≤ 31 d
+    max_block_ms: int = 0
+    #: WAL fsync policy: "always" (every commit), "batch" (at most every ``wal_sync_interval_ms``), "never"
+    wal_sync: str = "always"
+    wal_sync_interval_ms: float = 100.0
+    wal_segment_bytes: int = 128 * 2**20
+    #: raw samples buffered per series in the head before they are encoded
+    head_buffer_samples: int = DEFAULT_BUFFER_SAMPLES
+    #: samples per chunk in persisted blocks (Prometheus: 120)
+    block_chunk_samples: int = 120
+    #: compact automatically after commits (set False to call :meth:`DB.compact` yourself)
+    auto_compact: bool = True
+
+
+def open(path: str, **options) -> DB:  # noqa: A001 - the library's entry point, like tsdb.Open
+    """Open (creating if needed) the database in directory ``path``.
+
+    Keyword options are the fields of :class:`Options`. Replays the WAL; a
+    torn tail is truncated at the last good record and logged.
+    """
+    return DB(path, Options(**options))
+
+
+class DB:
+    """An open database. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: str, options: Options | None = None) -> None:
+        self.path = os.path.abspath(path)
+        self.options = opts = options or Options()
+        if opts.wal_sync not in ("always", "batch", "never"):
+            raise ValueError(f"wal_sync must be 'always', 'batch' or 'never', got {opts.wal_sync!r}")
+        if opts.block_range_ms <= 0:
+            raise ValueError("block_range_ms must be positive")
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise TSDBError(f"{self.path}: not a directory")
+        os.makedirs(self.path, exist_ok=True)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._lock_fd = self._acquire_dir_lock()
+        try:
+            self.head = Head(buffer_samples=opts.head_buffer_samples, block_range_ms=opts.block_range_ms)
+            self._logged = np.zeros(0, dtype=bool)
+            self.blocks: list[Block] = []
+            self._remove_tmp_dirs()
+            self._open_blocks()
+            if self.blocks:
+                self.head.min_valid_t = max(b.meta.max_time for b in self.blocks)
+            self.wal = WAL.open(
+                os.path.join(self.path, "wal"), segment_size=opts.wal_segment_bytes,
+                sync=opts.wal_sync, sync_interval_ms=opts.wal_sync_interval_ms,
+            )
+            self._replay_wal()
+        except BaseException:
+            self._release_dir_lock()
+            raise
+
+    # -- directory lock ----------------------------------------------------------
+    def _acquire_dir_lock(self) -> int:
+        fd = os.open(os.path.join(self.path, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES):
+                raise TSDBError(f"{self.path}: the database is already open in another process or DB object") from None
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        return fd
+
+    def _release_dir_lock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- startup -------------------------------------------------------------------
+    def _remove_tmp_dirs(self) -> None:
+        for name in os.listdir(self.path):
+            if ".tmp" in name and os.path.isdir(os.path.join(self.path, name)):
+                log.info("removing leftover of an interrupted write: %s", name)
+                shutil.rmtree(os.path.join(self.path, name), ignore_errors=True)
+
+    def _open_blocks(self) -> None:
+        blocks = []
+        for name in sorted(os.listdir(self.path)):
+            p = os.path.join(self.path, name)
+            if not (os.path.isdir(p) and os.path.exists(os.path.join(p, "meta.json"))):
+                continue
+            blocks.append(Block.open(p))
+        blocks.sort(key=lambda b: (b.meta.min_time, b.meta.ulid))
+        # a compaction that died after writing its output but before deleting its
+        # inputs leaves blocks that another block lists as parents: drop those
+        replaced = {p.ulid for b in blocks for p in b.meta.compaction.parents}
+        for b in list(blocks):
+            if b.meta.ulid in replaced:
+                log.info("deleting block %s: already compacted into a newer block", b.meta.ulid)
+                b.close()
+                shutil.rmtree(b.path, ignore_errors=True)
+                blocks.remove(b)
+        self.blocks = blocks
+
+    def _replay_wal(self) -> None:
+        t0 = time.monotonic()
+        nseries = nsamples = 0
+        head = self.head
+        for _seg, payload in self.wal.replay():
+            rec = decode_record(payload)
+            if isinstance(rec, SeriesRecord):
+                for ref, labels in zip(rec.refs.tolist(), rec.labels, strict=True):
+                    existing = head.index.get(labels)
+                    if existing is None and ref >= head.index.next_ref:
+                        head.create(labels, ref)
+                    self._mark_logged(np.array([ref]))
+                nseries += len(rec.labels)
+            elif isinstance(rec, SamplesRecord):
+                known = rec.refs < len(head.slot_of)
+                if not known.all():
+                    raise CorruptError(f"samples record names series ref {int(rec.refs[~known][0])} never defined", path=self.wal.dir)
+                live = head.slot_of[rec.refs] >= 0
+                if live.all():
+                    head.append(rec.refs, rec.ts, rec.vs)
+                else:
+                    head.append(rec.refs[live], rec.ts[live], rec.vs[live])
+                nsamples += len(rec.refs)
+            elif isinstance(rec, TombstonesRecord):
+                for r, a, b in zip(rec.refs.tolist(), rec.mints.tolist(), rec.maxts.tolist(), strict=True):
+                    head.delete(np.array([r]), a, b)
+        if nseries or nsamples:
+            log.info(
+                "replayed WAL: %d series, %d samples in %.3fs", nseries, nsamples, time.monotonic() - t0
+            )
+
+    # -- appending -----------------------------------------------------------------
+    def appender(self) -> Appender:
+        """A new :class:`Appender` (cheap; one per batch)."""
+        self._check_open()
+        return Appender(self)
+
+    def _ref_for(self, labels: LabelsLike) -> int:
+        head = self.head
+        if isinstance(labels, tuple):
+            ref = head.index.get(labels)  # already canonical and known: skip validation
+            if ref is not None:
+                return ref
+        canon = make_labels(labels)
+        with self._lock:
+            self._check_open()
+            ref, created = head.get_or_create(canon)
+            if created:
+                self._mark_logged(np.array([ref]), False)
+            return ref
+
+    def _mark_logged(self, refs: NDArray[np.int64], value: bool = True) -> None:
+        top = int(refs.max()) + 1 if len(refs) else 0
+        if top > len(self._logged):
+            grown = np.zeros(max(top, 2 * len(self._logged)), dtype=bool)
+            grown[: len(self._logged)] = self._logged
+            self._logged = grown
+        self._logged[refs] = value
+
+    def _check_ref(self, ref: int) -> None:
+        if not 0 <= ref < len(self.head.slot_of) or self.head.slot_of[ref] < 0:
+            raise InvalidSampleError(f"unknown series ref {ref}")
+
+    def _check_refs(self, refs: NDArray[np.int64]) -> None:
+        if not len(refs):
+            return
+        slot_of = self.head.slot_of
+        if refs.min() < 0 or refs.max() >= len(slot_of):
+            bad = refs[(refs < 0) | (refs >= len(slot_of))][0]
+            raise InvalidSampleError(f"unknown series ref {int(bad)}")
+        if (slot_of[refs] < 0).any():
+            raise InvalidSampleError(f"unknown series ref {int(refs[slot_of[refs] < 0][0])}")
+
+    def _commit(self, refs: NDArray[np.int64], ts: NDArray[np.int64], vs: NDArray[np.float64]) -> AppendStats:
+        with self._lock:
+            self._check_open()
+            self._check_refs(refs)  # a series may have been garbage-collected meanwhile
+            records = []
+            logged = self._logged[refs]
+            if not logged.all():
+                new = np.unique(refs[~logged])
+                records.append(encode_series(new, self.head.index.labels_many(new)))
+            records.append(encode_samples(refs, ts, vs))
+            self.wal.log(*records)  # raises before anything is applied
+            if not logged.all():
+                self._mark_logged(new)
+            _, stats = self.head.append(refs, ts, vs)
+            if self.options.wal_sync == "batch":
+                self.wal.sync()
+        if self.options.auto_compact and self._head_compactable():
+            self.compact()
+        return stats
+
+    # -- reading -------------------------------------------------------------------
+    def querier(self, mint: int = -(2**63), maxt: int = 2**63 - 1):
+        """A :class:`~tsdb.querier.Querier` over ``[mint, maxt]`` (ms, inclusive)."""
+        from .querier import Querier
+
+        self._check_open()
+        return Querier(self, int(mint), int(maxt))
+
+    # -- deleting ------------------------------------------------------------------
+    def delete(self, matchers: Sequence[Matcher], mint: int = -(2**63), maxt: int = 2**63 - 1) -> int:
+        """Delete samples of matching series in ``[mint, maxt]`` (tombstones); returns the series count."""
+        if not matchers:
+            raise ValueError("delete needs at least one matcher")
+        with self._lock:
+            self._check_open()
+            n = 0
+            for b in self.blocks:
+                if b.meta.max_time <= mint or b.meta.min_time > maxt:
+                    continue
+                n += compaction.delete_in_block(b, matchers, mint, maxt)
+            refs = self.head.select_refs(matchers)
+            if len(refs):
+                self.wal.log(encode_tombstones(refs, np.full(len(refs), mint), np.full(len(refs), maxt)))
+                self.head.delete(refs, mint, maxt)
+            return n + len(refs)
+
+    def clean_tombstones(self) -> None:
+        """Rewrite blocks that have tombstones without the deleted data."""
+        with self._lock:
+            self._check_open()
+            self.blocks = compaction.clean_tombstones(self.path, self.blocks)
+
+    # -- compaction and retention ------------------------------------------------------
+    def _head_compactable(self) -> bool:
+        h = self.head
+        return h.max_time > h.min_time and h.max_time - h.min_time > self.options.block_range_ms * 3 // 2
+
+    def compact(self) -> None:
+        """Persist full head windows as blocks, merge adjacent blocks, apply retention."""
+        with self._lock:
+            self._check_open()
+            rng = self.options.block_range_ms
+            persisted = False
+            while self._head_compactable():
+                start = (self.head.min_time // rng) * rng
+                self._persist_head(start, start + rng)
+                persisted = True
+            if persisted:
+                self._truncate_wal()
+            self.blocks = compaction.compact_blocks(self.path, self.blocks, self._ranges())
+            self.blocks = compaction.apply_retention(
+                self.blocks, self.options.retention_ms, self.options.retention_bytes, self.wal.size_bytes()
+            )
+
+    def flush(self) -> None:
+        """Persist everything in the head as blocks now (e.g. before a snapshot or a backup)."""
+        with self._lock:
+            self._check_open()
+            rng = self.options.block_range_ms
+            h = self.head
+            while h.max_time >= h.min_time and h.min_time != np.iinfo(np.int64).max:
+                start = (h.min_time // rng) * rng
+                self._persist_head(start, start + rng)
+            self._truncate_wal()
+
+    def _ranges(self) -> list[int]:
+        rng = self.options.block_range_ms
+        cap = self.options.max_block_ms or min(31 * DAY_MS, max(rng, self.options.retention_ms // 10 or 31 * DAY_MS))
+        ranges = [rng]
+        while ranges[-1] * 3 <= cap:
+            ranges.append(ranges[-1] * 3)
+        return ranges
+
+    def _persist_head(self, start: int, end: int) -> None:
+        t0 = time.monotonic()
+        block = compaction.write_head_block(self.path, self.head, start, end, self.options.block_chunk_samples)
+        if block is not None:
+            self.blocks.append(block)
+            self.blocks.sort(key=lambda b: (b.meta.min_time, b.meta.ulid))
+            log.info(
+                "wrote block %s [%d, %d): %d series, %d samples in %.3fs",
+                block.meta.ulid, start, end, block.meta.stats.num_series, block.meta.stats.num_samples, time.monotonic() - t0,
+            )
+        dead = self.head.truncate(end)
+        if len(dead):
+            self._logged[dead] = False
+
+    def _truncate_wal(self) -> None:
+        segs = self.wal.segments()
+        if not segs:
+            return
+        last = self.wal.cut() - 1
+        head = self.head
+
+        def keep_series(refs: NDArray[np.int64]) -> NDArray[np.bool_]:
+            ok = refs < len(head.slot_of)
+            out = np.zeros(len(refs), dtype=bool)
+            out[ok] = head.slot_of[refs[ok]] >= 0
+            return out
+
+        checkpoint(self.wal, last, keep_series, head.min_valid_t)
+
+    # -- misc ----------------------------------------------------------------------
+    def label_names(self) -> list[str]:
+        with self.querier() as q:
+            return q.label_names()
+
+    def label_values(self, name: str) -> list[str]:
+        with self.querier() as q:
+            return q.label_values(name)
+
+    def stats(self) -> dict:
+        """Figures for ``/api/v1/status/tsdb`` and logs."""
+        h = self.head
+        return {
+            "head_series": h.num_series(),
+            "head_chunks": int(h.chunks.n),
+            "head_min_time": int(h.min_time) if h.min_time != np.iinfo(np.int64).max else None,
+            "head_max_time": int(h.max_time) if h.max_time > np.iinfo(np.int64).min else None,
+            "head_memory_bytes": h.memory_bytes(),
+            "blocks": len(self.blocks),
+            "block_bytes": sum(b.size_bytes() for b in self.blocks),
+            "wal_bytes": self.wal.size_bytes(),
+            "out_of_order_samples": h.totals.out_of_order,
+            "duplicate_samples": h.totals.duplicate,
+            "out_of_bounds_samples": h.totals.out_of_bounds,
+        }
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"database {self.path} is closed")
+
+    def close(self) -> None:
+        """Flush and close the WAL, close blocks, release the directory lock. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self.wal.close()
+            finally:
+                for b in self.blocks:
+                    b.close()
+                self._release_dir_lock()
+
+    def __enter__(self) -> DB:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<tsdb.DB {self.path} series={self.head.num_series()} blocks={len(self.blocks)}>"
+

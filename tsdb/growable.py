@@ -1,0 +1,27 @@
+"""Growable numpy arrays (amortised doubling), for struct-of-arrays state."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+
+def grow(arr: NDArray, needed: int, fill=None) -> NDArray:
+    """Return ``arr`` or a larger copy whose first axis has room for ``needed`` rows.
+
+    Capacity at least doubles so a sequence of appends costs amortised O(1)
+    per row. New rows are filled with ``fill`` when given (else left as zeros).
+    """
+    cap = arr.shape[0]
+    if needed <= cap:
+        return arr
+    new_cap = max(needed, cap * 2, 16)
+    out = np.zeros((new_cap,) + arr.shape[1:], dtype=arr.dtype)
+    out[:cap] = arr
+    if fill is not None:
+        out[cap:] = fill
+    return out
+
+
+def empty(dtype: DTypeLike, *shape_tail: int) -> NDArray:
+    return np.zeros((0,) + tuple(shape_tail), dtype=dtype)

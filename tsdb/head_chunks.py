@@ -1,0 +1,147 @@
+"""The head's sealed chunks: one byte arena plus struct-of-arrays metadata.
+
+Every chunk the head cuts is Prometheus XOR bytes appended to one growable
+``uint8`` arena; its metadata (series ref, min/max time, offset, length)
+lives in parallel numpy arrays. A per-series singly linked list
+(``first[ref]`` → ``next[chunk]`` → ...) keeps each series' chunks in time
+order, so selecting a few series never scans every chunk.
+
+Truncation (after the head was persisted into a block) keeps the chunks that
+end at or after a time and compacts arena and metadata in one vectorised
+gather. Complexity: ``add`` amortised O(bytes added); ``select`` O(chunks of
+the selected series); ``truncate`` O(all chunks).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from .growable import grow
+from .head_kernels import gather_bytes
+
+
+@numba.njit(cache=True, nogil=True)
+def _link(chunk_ids, refs, first, last, nxt):
+    for i in range(chunk_ids.shape[0]):
+        c = chunk_ids[i]
+        r = refs[i]
+        nxt[c] = -1
+        if last[r] < 0:
+            first[r] = c
+        else:
+            nxt[last[r]] = c
+        last[r] = c
+
+
+@numba.njit(cache=True, nogil=True)
+def _collect(refs, first, nxt, cmint, cmaxt, mint, maxt, out, counts):
+    n = 0
+    for i in range(refs.shape[0]):
+        r = refs[i]
+        k = 0
+        if r < first.shape[0]:
+            c = first[r]
+            while c >= 0:
+                if cmaxt[c] >= mint and cmint[c] <= maxt:
+                    out[n] = c
+                    n += 1
+                    k += 1
+                c = nxt[c]
+        counts[i] = k
+    return n
+
+
+class HeadChunks:
+    """Sealed XOR chunks of the head, for all series."""
+
+    def __init__(self) -> None:
+        self.data = np.zeros(1 << 16, dtype=np.uint8)
+        self.nbytes = 0
+        self.n = 0
+        self.ref = np.zeros(0, dtype=np.int64)
+        self.mint = np.zeros(0, dtype=np.int64)
+        self.maxt = np.zeros(0, dtype=np.int64)
+        self.off = np.zeros(0, dtype=np.int64)
+        self.len = np.zeros(0, dtype=np.int64)
+        self.next = np.zeros(0, dtype=np.int64)
+        self.first = np.zeros(0, dtype=np.int64)
+        self.last = np.zeros(0, dtype=np.int64)
+
+    def _ensure_refs(self, max_ref: int) -> None:
+        if max_ref >= len(self.first):
+            self.first = grow(self.first, max_ref + 1, fill=-1)
+            self.last = grow(self.last, max_ref + 1, fill=-1)
+
+    def add(
+        self,
+        refs: NDArray[np.int64],
+        data: NDArray[np.uint8],
+        offsets: NDArray[np.int64],
+        mints: NDArray[np.int64],
+        maxts: NDArray[np.int64],
+    ) -> None:
+        """Append chunks ``data[offsets[i]:offsets[i+1]]`` of series ``refs[i]``, in time order."""
+        k = len(refs)
+        if not k:
+            return
+        nb = int(offsets[-1] - offsets[0])
+        self.data = grow(self.data, self.nbytes + nb)
+        self.data[self.nbytes:self.nbytes + nb] = data[offsets[0]:offsets[-1]]
+        n0, n1 = self.n, self.n + k
+        for name in ("ref", "mint", "maxt", "off", "len", "next"):
+            setattr(self, name, grow(getattr(self, name), n1))
+        self.ref[n0:n1] = refs
+        self.mint[n0:n1] = mints
+        self.maxt[n0:n1] = maxts
+        self.off[n0:n1] = offsets[:-1] - offsets[0] + self.nbytes
+        self.len[n0:n1] = np.diff(offsets)
+        self._ensure_refs(int(refs.max()))
+        _link(np.arange(n0, n1, dtype=np.int64), refs.astype(np.int64), self.first, self.last, self.next)
+        self.n = n1
+        self.nbytes += nb
+
+    def select(
+        self, refs: NDArray[np.int64], mint: int, maxt: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Chunk ids overlapping ``[mint, maxt]`` for each ref (grouped by ref, time order), and counts per ref."""
+        refs = np.ascontiguousarray(refs, dtype=np.int64)
+        counts = np.zeros(len(refs), dtype=np.int64)
+        if not self.n or not len(refs):
+            return np.zeros(0, dtype=np.int64), counts
+        out = np.empty(self.n, dtype=np.int64)
+        k = _collect(refs, self.first, self.next, self.mint, self.maxt, mint, maxt, out, counts)
+        return out[:k], counts
+
+    def chunk_bytes(self, ids: NDArray[np.int64]) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.int64]]:
+        """The arena and (offsets, lengths) of chunks ``ids``: input for ``decode_xor_many``."""
+        return self.data[: self.nbytes], self.off[ids], self.len[ids]
+
+    def refs_with_chunks(self) -> NDArray[np.int64]:
+        return np.nonzero(self.first >= 0)[0]
+
+    def truncate(self, before: int) -> None:
+        """Drop every chunk whose max time is before ``before``."""
+        if not self.n:
+            return
+        keep = np.nonzero(self.maxt[: self.n] >= before)[0]
+        lens = self.len[keep]
+        new_data = np.zeros(max(int(lens.sum()) * 2, 1 << 16), dtype=np.uint8)
+        nb = gather_bytes(self.data, self.off[keep], lens, new_data)
+        new_off = np.zeros(len(keep), dtype=np.int64)
+        if len(keep):
+            np.cumsum(lens[:-1], out=new_off[1:])
+        ref, mint, maxt = self.ref[keep], self.mint[keep], self.maxt[keep]
+        self.data, self.nbytes, self.n = new_data, int(nb), len(keep)
+        self.ref, self.mint, self.maxt, self.off, self.len = ref, mint, maxt, new_off, lens.copy()
+        self.next = np.full(len(keep), -1, dtype=np.int64)
+        self.first[:] = -1
+        self.last[:] = -1
+        _link(np.arange(len(keep), dtype=np.int64), ref, self.first, self.last, self.next)
+
+    def memory_bytes(self) -> int:
+        return int(
+            self.data.nbytes + self.ref.nbytes + self.mint.nbytes + self.maxt.nbytes
+            + self.off.nbytes + self.len.nbytes + self.next.nbytes + self.first.nbytes + self.last.nbytes
+        )

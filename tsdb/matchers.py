@@ -1,0 +1,112 @@
+"""Label matchers: ``=``, ``!=``, ``=~``, ``!~``.
+
+Regexes use RE2 syntax and semantics through ``google-re2`` (linear time, so a
+hostile pattern cannot backtrack catastrophically), fully anchored, with
+``.`` matching newlines as in Prometheus 3 (the pattern is compiled as
+``(?s:PATTERN)`` and matched with ``fullmatch``).
+
+A missing label has the value ``""``: ``{foo=""}`` selects the series without
+``foo``, and ``{foo=~".*"}`` selects every series. Callers that resolve
+matchers against postings must honour that (see ``matches_empty``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import re2
+
+from .errors import TSDBError
+
+
+class InvalidMatcherError(TSDBError, ValueError):
+    """A matcher cannot be built (bad regex, bad type)."""
+
+
+class MatchType(enum.Enum):
+    EQ = "="
+    NEQ = "!="
+    RE = "=~"
+    NRE = "!~"
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.dot_nl = True
+
+
+@lru_cache(maxsize=4096)
+def _compile(pattern: str):
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as e:
+        reason = e.args[0] if e.args else str(e)
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise InvalidMatcherError(f"invalid regular expression {pattern!r}: {reason}") from None
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One label matcher. Build with :meth:`eq`, :meth:`neq`, :meth:`re`, :meth:`nre`."""
+
+    type: MatchType
+    name: str
+    value: str
+    _re: object = field(default=None, compare=False, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not isinstance(self.value, str):
+            raise InvalidMatcherError("matcher name and value must be strings")
+        if self.type in (MatchType.RE, MatchType.NRE):
+            object.__setattr__(self, "_re", _compile(self.value))
+
+    @classmethod
+    def eq(cls, name: str, value: str) -> Matcher:
+        return cls(MatchType.EQ, name, value)
+
+    @classmethod
+    def neq(cls, name: str, value: str) -> Matcher:
+        return cls(MatchType.NEQ, name, value)
+
+    @classmethod
+    def re(cls, name: str, pattern: str) -> Matcher:
+        return cls(MatchType.RE, name, pattern)
+
+    @classmethod
+    def nre(cls, name: str, pattern: str) -> Matcher:
+        return cls(MatchType.NRE, name, pattern)
+
+    @classmethod
+    def parse_op(cls, name: str, op: str, value: str) -> Matcher:
+        """Build from an operator string (``=``, ``!=``, ``=~``, ``!~``)."""
+        try:
+            return cls(MatchType(op), name, value)
+        except ValueError:
+            raise InvalidMatcherError(f"unknown match operator {op!r}") from None
+
+    def matches(self, value: str) -> bool:
+        """Whether a label value (``""`` when the label is absent) matches."""
+        t = self.type
+        if t is MatchType.EQ:
+            return value == self.value
+        if t is MatchType.NEQ:
+            return value != self.value
+        hit = self._re.fullmatch(value) is not None  # type: ignore[union-attr]
+        return hit if t is MatchType.RE else not hit
+
+    @property
+    def matches_empty(self) -> bool:
+        """Whether the matcher selects series that lack the label."""
+        return self.matches("")
+
+    @property
+    def is_positive(self) -> bool:
+        """True for matchers that can only select series *having* the label."""
+        return not self.matches_empty
+
+    def __str__(self) -> str:
+        v = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.name}{self.type.value}"{v}"'

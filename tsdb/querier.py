@@ -1,0 +1,138 @@
+"""The Querier: select series by label matchers over a time range, merged across blocks and head.
+
+``select`` is the library's friendly form (one :class:`Series` per label
+set, sorted by labels); ``select_arrays`` is the engine's form (label sets
+plus one :class:`~tsdb.samples.SampleArrays`, in no particular order), which
+skips sorting and per-series objects.
+
+Bounds are inclusive on both ends, in ms, as in Prometheus's
+``Querier(mint, maxt)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .block_query import read_block
+from .errors import ClosedError
+from .labels import Labels
+from .matchers import Matcher
+from .merge import Answer, merge_answers
+from .postings import union
+
+if TYPE_CHECKING:
+    from .db import DB
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series: its label set and its samples (int64 ms timestamps, float64 values)."""
+
+    labels: Labels
+    timestamps: NDArray[np.int64]
+    values: NDArray[np.float64]
+
+    @property
+    def labels_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+
+class Querier:
+    """A read view of the DB over ``[mint, maxt]``; cheap to create, close when done."""
+
+    def __init__(self, db: DB, mint: int, maxt: int) -> None:
+        self._db = db
+        self.mint = mint
+        self.maxt = maxt
+        with db._lock:
+            self._blocks = [b for b in db.blocks if b.meta.max_time > mint and b.meta.min_time <= maxt]
+        self._closed = False
+
+    def _check(self) -> None:
+        if self._closed:
+            raise ClosedError("querier is closed")
+        self._db._check_open()
+
+    def select_arrays(self, *matchers: Matcher) -> Answer:
+        """Label sets and samples of every matching series with data in range (unsorted)."""
+        self._check()
+        if not matchers:
+            raise ValueError("select needs at least one matcher")
+        answers = [read_block(b, matchers, self.mint, self.maxt) for b in self._blocks]
+        db = self._db
+        with db._lock:
+            head = db.head
+            refs = head.select_refs(matchers)
+            if len(refs):
+                arrs = head.read(refs, self.mint, self.maxt)
+                nonempty = np.diff(arrs.edges) > 0
+                labels = head.index.labels_many(refs)
+                if not nonempty.all():
+                    labels = [lab for lab, ok in zip(labels, nonempty.tolist(), strict=True) if ok]
+                    arrs = arrs.filter_rows(nonempty)
+                answers.append((labels, arrs))
+        return merge_answers(answers)
+
+    def select(self, *matchers: Matcher, sort: bool = True) -> Iterator[Series]:
+        """Yield each matching series with its samples in range (sorted by labels unless ``sort=False``)."""
+        labels, arrs = self.select_arrays(*matchers)
+        order = sorted(range(len(labels)), key=labels.__getitem__) if sort else range(len(labels))
+        for i in order:
+            t, v = arrs.series(i)
+            yield Series(labels[i], t, v)
+
+    def label_names(self, *matchers: Matcher) -> list[str]:
+        """Sorted label names of the series in range (restricted to matching series when matchers given)."""
+        self._check()
+        if matchers:
+            labels, _ = self.select_arrays(*matchers)
+            return sorted({n for lab in labels for n, _ in lab})
+        names: set[str] = set()
+        for b in self._blocks:
+            names.update(b.label_names())
+        with self._db._lock:
+            names.update(self._head_label_names())
+        return sorted(names)
+
+    def _head_label_names(self) -> list[str]:
+        head = self._db.head
+        if head.max_time < self.mint or head.min_time > self.maxt:
+            return []
+        return head.index.label_names()
+
+    def label_values(self, name: str, *matchers: Matcher) -> list[str]:
+        """Sorted values of label ``name`` (restricted to matching series when matchers given)."""
+        self._check()
+        if matchers:
+            labels, _ = self.select_arrays(*matchers)
+            return sorted({v for lab in labels for n, v in lab if n == name})
+        values: set[str] = set()
+        for b in self._blocks:
+            values.update(b.label_values(name))
+        with self._db._lock:
+            head = self._db.head
+            if not (head.max_time < self.mint or head.min_time > self.maxt):
+                values.update(head.index.label_values(name))
+        return sorted(values)
+
+    def series_refs(self, matchers: Sequence[Matcher]) -> NDArray[np.int64]:
+        """Head refs matching (for callers that append by ref)."""
+        with self._db._lock:
+            return union([self._db.head.select_refs(matchers)])
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __enter__(self) -> Querier:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,47 @@
+"""Write-ahead log of the head: every committed batch is logged before it is acknowledged.
+
+Three layers, one job each (see docs/format/wal.md):
+
+* :mod:`.records` — the record codec, pure functions (arrays <-> bytes);
+* :mod:`.segments` — segment files: framing (length + CRC32C), appending with
+  fsync policy, replay with torn-tail repair;
+* :mod:`.checkpoint` — folding old segments into a compact checkpoint.
+
+Typical start-up::
+
+    wal = WAL.open(path)
+    for _segment, payload in wal.replay():
+        rec = decode_record(payload)   # SeriesRecord | SamplesRecord | TombstonesRecord
+        ...                            # rebuild the head
+    wal.log(encode_series(new_refs, new_labels), encode_samples(refs, ts, vs))  # one commit
+"""
+
+from .checkpoint import checkpoint
+from .records import (
+    Record,
+    RecordType,
+    SamplesRecord,
+    SeriesRecord,
+    TombstonesRecord,
+    decode_record,
+    encode_samples,
+    encode_series,
+    encode_tombstones,
+)
+from .segments import DEFAULT_SEGMENT_SIZE, WAL, SyncMode
+
+__all__ = [
+    "WAL",
+    "DEFAULT_SEGMENT_SIZE",
+    "SyncMode",
+    "checkpoint",
+    "Record",
+    "RecordType",
+    "SeriesRecord",
+    "SamplesRecord",
+    "TombstonesRecord",
+    "encode_series",
+    "encode_samples",
+    "encode_tombstones",
+    "decode_record",
+]

@@ -1,0 +1,606 @@
+"""WAL segment files: framing, appending, reading back, torn-tail repair.
+
+See docs/format/wal.md for the layout. This module knows frames and files; it
+treats record payloads as opaque bytes (records.py knows what is inside).
+
+Strategy
+--------
+A WAL directory holds numbered segment files (``%08d``, like Prometheus) and at
+most one live checkpoint directory (``checkpoint.%08d``, written by
+checkpoint.py). A segment has no header: it is a sequence of frames::
+
+    ┌──────────────┬──────────────────┬───────────────────┐
+    │ len <uint32> │ crc32c <uint32>  │ payload <len B>   │  little-endian
+    └──────────────┴──────────────────┴───────────────────┘
+
+``crc32c`` (Castagnoli) covers the payload. ``len == 0`` is never written, so
+a zero-filled tail (what some filesystems leave after a crash) is detected as
+a bad frame instead of parsing as empty records.
+
+Invariants
+----------
+* One ``log()`` call = one commit = one ``pwrite`` at the end of the current
+  segment, so a crash leaves at most one partial commit, always at the tail.
+  A commit is never split across segments; a new segment is started when the
+  commit would push a non-empty segment past ``segment_size`` (a commit larger
+  than ``segment_size`` gets a segment of its own that exceeds it).
+* When the write (or its fdatasync) fails, the segment is truncated back to
+  where the commit started, so the file always ends on a complete frame;
+  ENOSPC/EFBIG/EDQUOT become :class:`StorageFullError`.
+* Writes never go after an unchecked tail: before the first write after
+  ``open()``, the last segment is scanned and a torn tail truncated (``replay``
+  does this scan as a side effect, so a normal start pays for it once).
+* Replay: a bad frame in the *last* segment is a torn write; the file is cut at
+  the last good frame and a warning names the file, offset and bytes dropped.
+  A bad frame anywhere else is corruption: :class:`CorruptError` with path and
+  offset, unless ``repair=True``, which truncates there, deletes every later
+  segment and logs what it dropped.
+
+Thread-safety: ``log``, ``sync``, ``cut``, ``truncate_before`` and ``close``
+serialize on one lock. ``replay`` is meant for start-up; when it runs while a
+writer is open it reads the segment being written only up to the last
+acknowledged byte and never truncates it.
+
+Cost: replay is O(bytes) with one buffered read per frame; no record is held
+after it is yielded.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import shutil
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from typing import Literal
+
+import crc32c
+
+from ..errors import ClosedError, CorruptError, StorageFullError
+
+__all__ = [
+    "WAL",
+    "DEFAULT_SEGMENT_SIZE",
+    "FRAME_HEADER_SIZE",
+    "SyncMode",
+    "frame",
+    "list_segments",
+    "latest_checkpoint",
+    "read_segment",
+    "segment_name",
+    "checkpoint_name",
+    "fsync_dir",
+]
+
+log = logging.getLogger("tsdb.wal")
+
+DEFAULT_SEGMENT_SIZE = 128 * 2**20
+FRAME_HEADER = struct.Struct("<II")  # payload length, crc32c(payload)
+FRAME_HEADER_SIZE = FRAME_HEADER.size
+MAX_RECORD_SIZE = 2**32 - 1
+
+SyncMode = Literal["always", "batch", "never"]
+_SYNC_MODES = ("always", "batch", "never")
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+_READ_BUFFER = 1 << 20
+
+_SEGMENT_RE = re.compile(r"^\d{8,}$")
+_CHECKPOINT_RE = re.compile(r"^checkpoint\.(\d{8,})$")
+_fdatasync = getattr(os, "fdatasync", os.fsync)
+
+
+# ----------------------------------------------------------------- names
+
+
+def segment_name(index: int) -> str:
+    """File name of segment ``index`` (``00000042``)."""
+    return f"{index:08d}"
+
+
+def checkpoint_name(index: int) -> str:
+    """Directory name of the checkpoint covering segments ``<= index``."""
+    return f"checkpoint.{index:08d}"
+
+
+def list_segments(dir: str) -> list[int]:
+    """Indices of the segment files in ``dir``, ascending."""
+    try:
+        names = os.listdir(dir)
+    except FileNotFoundError:
+        return []
+    return sorted(int(n) for n in names if _SEGMENT_RE.match(n))
+
+
+def latest_checkpoint(dir: str) -> tuple[int, str] | None:
+    """``(index, path)`` of the newest finished checkpoint in ``dir`` (``.tmp`` excluded)."""
+    best: tuple[int, str] | None = None
+    for n in os.listdir(dir):
+        m = _CHECKPOINT_RE.match(n)
+        if m and os.path.isdir(os.path.join(dir, n)):
+            i = int(m.group(1))
+            if best is None or i > best[0]:
+                best = (i, os.path.join(dir, n))
+    return best
+
+
+def fsync_dir(path: str) -> None:
+    """Make renames, creations and deletions in directory ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------- frames
+
+
+def frame(records: tuple[bytes, ...] | list[bytes]) -> bytes:
+    """The framed bytes of ``records``, ready to be appended as one write."""
+    parts: list[bytes] = []
+    for rec in records:
+        n = len(rec)
+        if n == 0:
+            raise ValueError("empty WAL record (length 0 is reserved for detecting zeroed tails)")
+        if n > MAX_RECORD_SIZE:
+            raise ValueError(f"WAL record of {n} bytes exceeds {MAX_RECORD_SIZE}")
+        parts.append(FRAME_HEADER.pack(n, crc32c.crc32c(rec)))
+        parts.append(rec)
+    return b"".join(parts)
+
+
+class _SegmentReader:
+    """Iterates the good frames of one segment file; remembers where it stopped.
+
+    After iteration, ``bad_offset`` is None when the file ended on a frame
+    boundary, else the offset of the first bad frame and ``reason`` says why.
+    ``limit`` caps how many bytes are read (for a segment still being written).
+    """
+
+    def __init__(self, path: str, limit: int | None = None):
+        self.path = path
+        self.limit = limit
+        self.size = 0
+        self.bad_offset: int | None = None
+        self.reason = ""
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        with open(self.path, "rb", buffering=_READ_BUFFER) as f:
+            size = os.fstat(f.fileno()).st_size
+            if self.limit is not None:
+                size = min(size, self.limit)
+            self.size = size
+            off = 0
+            while off < size:
+                left = size - off
+                if left < FRAME_HEADER_SIZE:
+                    self._bad(off, f"incomplete frame header ({left} bytes)")
+                    return
+                hdr = f.read(FRAME_HEADER_SIZE)
+                if len(hdr) < FRAME_HEADER_SIZE:
+                    self._bad(off, "short read of frame header")
+                    return
+                length, crc = FRAME_HEADER.unpack(hdr)
+                if length == 0:
+                    self._bad(off, "zero record length")
+                    return
+                if length > left - FRAME_HEADER_SIZE:
+                    self._bad(off, f"record length {length} runs past end of file "
+                                   f"({left - FRAME_HEADER_SIZE} bytes left)")
+                    return
+                payload = f.read(length)
+                if len(payload) < length:
+                    self._bad(off, "short read of record")
+                    return
+                if crc32c.crc32c(payload) != crc:
+                    self._bad(off, f"CRC32C mismatch in record of {length} bytes")
+                    return
+                yield off, payload
+                off += FRAME_HEADER_SIZE + length
+
+    def _bad(self, off: int, reason: str) -> None:
+        self.bad_offset = off
+        self.reason = reason
+
+
+def read_segment(path: str) -> Iterator[tuple[int, bytes]]:
+    """``(offset, payload)`` of every frame of a sealed segment; a bad frame is CorruptError."""
+    reader = _SegmentReader(path)
+    yield from reader
+    if reader.bad_offset is not None:
+        raise CorruptError(reader.reason, path=path, offset=reader.bad_offset)
+
+
+def _truncate_file(path: str, size: int) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------- the WAL
+
+
+class WAL:
+    """An append-only log of opaque records in numbered segment files.
+
+    Create with :meth:`WAL.open`. Records of one :meth:`log` call are one
+    commit; :meth:`replay` yields them back in order after a restart.
+    """
+
+    def __init__(self, dir: str, segment_size: int, sync: SyncMode, sync_interval_ms: float):
+        self._dir = dir
+        self._segment_size = segment_size
+        self._sync = sync
+        self._sync_interval = sync_interval_ms / 1000.0
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._seg: int | None = None  # index of the segment _fd writes
+        self._offset = 0  # end of the last acknowledged frame in _seg
+        self._tail_checked = False  # last segment scanned since open()
+        self._dirty = False  # bytes written but not fdatasync'ed
+        self._last_sync = time.monotonic()
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        dir: str,
+        *,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+        sync: SyncMode = "always",
+        sync_interval_ms: float = 100.0,
+    ) -> WAL:
+        """Open (creating if missing) the WAL in ``dir``.
+
+        ``sync``: "always" fdatasyncs every commit before ``log`` returns;
+        "batch" fdatasyncs from :meth:`sync` calls at most every
+        ``sync_interval_ms``, and on segment change and close; "never" leaves
+        flushing to the OS (close still fsyncs). Nothing is written until the
+        first ``log``/``cut``; leftovers of an interrupted checkpoint
+        (``checkpoint.N.tmp``) are removed.
+        """
+        if sync not in _SYNC_MODES:
+            raise ValueError(f"sync must be one of {_SYNC_MODES}, got {sync!r}")
+        if segment_size <= FRAME_HEADER_SIZE:
+            raise ValueError(f"segment_size must exceed {FRAME_HEADER_SIZE}, got {segment_size}")
+        os.makedirs(dir, exist_ok=True)
+        for n in os.listdir(dir):
+            if n.startswith("checkpoint.") and n.endswith(".tmp"):
+                shutil.rmtree(os.path.join(dir, n), ignore_errors=True)
+        return cls(dir, segment_size, sync, sync_interval_ms)
+
+    def close(self) -> None:
+        """Fsync and close the current segment. Idempotent; later use raises ClosedError."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                try:
+                    if self._dirty:
+                        _fdatasync(fd)
+                        self._dirty = False
+                finally:
+                    os.close(fd)
+
+    def __enter__(self) -> WAL:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- properties --------------------------------------------------------
+
+    @property
+    def dir(self) -> str:
+        return self._dir
+
+    @property
+    def segment_size(self) -> int:
+        return self._segment_size
+
+    @property
+    def current_segment(self) -> int | None:
+        """Index of the segment the next ``log`` appends to (None if there is none yet)."""
+        with self._lock:
+            self._check_open()
+            if self._seg is not None:
+                return self._seg
+            segs = list_segments(self._dir)
+            return segs[-1] if segs else None
+
+    def segments(self) -> list[int]:
+        """Indices of the segment files, ascending (checkpoint segments excluded)."""
+        self._check_open()
+        return list_segments(self._dir)
+
+    def size_bytes(self) -> int:
+        """Bytes on disk under the WAL directory, checkpoint included."""
+        self._check_open()
+        total = 0
+        for root, _dirs, files in os.walk(self._dir):
+            for f in files:
+                try:
+                    total += os.stat(os.path.join(root, f)).st_size
+                except FileNotFoundError:  # deleted by a concurrent truncation
+                    pass
+        return total
+
+    # -- writing -----------------------------------------------------------
+
+    def log(self, *records: bytes) -> None:
+        """Append the records of one commit; durable on return when sync="always".
+
+        Raises :class:`StorageFullError` (the commit is not in the log) when
+        the disk or a file-size limit is full.
+        """
+        if not records:
+            return
+        data = frame(records)
+        with self._lock:
+            self._check_open()
+            self._ensure_writer()
+            if self._offset > 0 and self._offset + len(data) > self._segment_size:
+                self._next_segment()
+            self._append(data)
+
+    def sync(self, force: bool = False) -> None:
+        """Flush logged records to disk per the sync policy ("batch": at most every interval).
+
+        ``force=True`` fdatasyncs now whatever the policy.
+        """
+        with self._lock:
+            self._check_open()
+            if self._fd is None or not self._dirty:
+                return
+            now = time.monotonic()
+            if force or (self._sync == "batch" and now - self._last_sync >= self._sync_interval):
+                self._datasync(self._fd)
+
+    def cut(self) -> int:
+        """Start a new segment now; returns its index. Earlier records are all in lower segments."""
+        with self._lock:
+            self._check_open()
+            self._ensure_writer()
+            self._next_segment()
+            assert self._seg is not None
+            return self._seg
+
+    def truncate_before(self, n: int) -> None:
+        """Delete segments with index < ``n`` (their data must be in a checkpoint or a block).
+
+        The segment being written (the last one) is never deleted: ``n`` larger
+        than its index is a ValueError.
+        """
+        with self._lock:
+            self._check_open()
+            segs = list_segments(self._dir)
+            current = self._seg if self._seg is not None else (segs[-1] if segs else None)
+            if current is not None and n > current:
+                raise ValueError(f"truncate_before({n}) would delete the current segment {current}")
+            removed = False
+            for s in segs:
+                if s < n:
+                    os.remove(os.path.join(self._dir, segment_name(s)))
+                    removed = True
+            if removed:
+                fsync_dir(self._dir)
+
+    # -- reading -----------------------------------------------------------
+
+    def replay(
+        self, from_segment: int | None = None, *, repair: bool = False
+    ) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(segment index, payload)`` of every record, oldest first.
+
+        With ``from_segment=None`` the newest checkpoint comes first (its
+        records carry the checkpoint's index N: they stand for segments <= N),
+        then the segments after it. With ``from_segment=k`` only segments >= k
+        are read and the checkpoint is skipped.
+
+        A torn/corrupt tail of the last segment is truncated and logged.
+        Corruption elsewhere raises :class:`CorruptError` (path, offset)
+        unless ``repair`` is true; see the module docstring.
+        """
+        self._check_open()
+        return self._replay(from_segment, repair)
+
+    def _replay(self, from_segment: int | None, repair: bool) -> Iterator[tuple[int, bytes]]:
+        ckpt = latest_checkpoint(self._dir)
+        if from_segment is None and ckpt is not None:
+            yield from self._replay_checkpoint(ckpt, repair)
+        segs = list_segments(self._dir)
+        if from_segment is not None:
+            todo = [s for s in segs if s >= from_segment]
+        elif ckpt is not None:
+            todo = [s for s in segs if s > ckpt[0]]
+        else:
+            todo = segs
+        todo = self._check_contiguous(segs, todo, repair)
+        for s in todo:
+            path = os.path.join(self._dir, segment_name(s))
+            with self._lock:
+                live_limit = self._offset if (self._fd is not None and s == self._seg) else None
+            reader = _SegmentReader(path, live_limit)
+            for _off, payload in reader:
+                yield s, payload
+            is_last = s == segs[-1]
+            if reader.bad_offset is None:
+                if is_last:
+                    self._tail_checked = True
+                continue
+            if is_last and live_limit is None:
+                self._drop_tail(path, reader)
+                self._tail_checked = True
+                return
+            if live_limit is not None or not repair:
+                raise CorruptError(reader.reason, path=path, offset=reader.bad_offset)
+            self._repair_at(segs, s, path, reader)
+            return
+
+    def _replay_checkpoint(self, ckpt: tuple[int, str], repair: bool) -> Iterator[tuple[int, bytes]]:
+        index, cdir = ckpt
+        for s in list_segments(cdir):
+            path = os.path.join(cdir, segment_name(s))
+            reader = _SegmentReader(path)
+            for _off, payload in reader:
+                yield index, payload
+            if reader.bad_offset is not None:
+                if not repair:
+                    raise CorruptError(reader.reason, path=path, offset=reader.bad_offset)
+                # Checkpoints are immutable: skip their damaged rest, do not edit them.
+                log.warning(
+                    "WAL checkpoint %s: %s at offset %d; repair: ignoring the rest of the checkpoint "
+                    "(%d bytes of this file)",
+                    path, reader.reason, reader.bad_offset, reader.size - reader.bad_offset,
+                )
+                return
+
+    def _check_contiguous(self, segs: list[int], todo: list[int], repair: bool) -> list[int]:
+        for k in range(1, len(todo)):
+            if todo[k] != todo[k - 1] + 1:
+                missing = os.path.join(self._dir, segment_name(todo[k - 1] + 1))
+                if not repair:
+                    raise CorruptError("missing WAL segment (segments are not contiguous)", path=missing)
+                dropped = todo[k:]
+                self._delete_segments(dropped)
+                log.warning(
+                    "WAL %s: segment %s is missing; repair: deleted later segments %s",
+                    self._dir, segment_name(todo[k - 1] + 1), [segment_name(s) for s in dropped],
+                )
+                del segs[segs.index(todo[k]):]
+                return todo[:k]
+        return todo
+
+    def _drop_tail(self, path: str, reader: _SegmentReader) -> None:
+        assert reader.bad_offset is not None
+        dropped = reader.size - reader.bad_offset
+        _truncate_file(path, reader.bad_offset)
+        log.warning(
+            "WAL segment %s: %s at offset %d; truncated torn tail, dropped %d bytes",
+            path, reader.reason, reader.bad_offset, dropped,
+        )
+
+    def _repair_at(self, segs: list[int], s: int, path: str, reader: _SegmentReader) -> None:
+        assert reader.bad_offset is not None
+        later = [x for x in segs if x > s]
+        later_bytes = sum(os.path.getsize(os.path.join(self._dir, segment_name(x))) for x in later)
+        _truncate_file(path, reader.bad_offset)
+        self._delete_segments(later)
+        self._tail_checked = True
+        log.warning(
+            "WAL segment %s: %s at offset %d; repair: truncated %d bytes and deleted %d later "
+            "segment(s) %s (%d bytes)",
+            path, reader.reason, reader.bad_offset, reader.size - reader.bad_offset,
+            len(later), [segment_name(x) for x in later], later_bytes,
+        )
+
+    def _delete_segments(self, indices: list[int]) -> None:
+        with self._lock:
+            if self._fd is not None and self._seg in indices:
+                os.close(self._fd)  # its data is being dropped; reopen the new last segment later
+                self._fd, self._seg, self._offset, self._dirty = None, None, 0, False
+            for x in indices:
+                os.remove(os.path.join(self._dir, segment_name(x)))
+            fsync_dir(self._dir)
+
+    # -- internals (called with the lock held) -----------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"WAL {self._dir} is closed")
+
+    def _ensure_writer(self) -> None:
+        """Open the last segment for appending (after checking its tail), or create the first."""
+        if self._fd is not None:
+            return
+        segs = list_segments(self._dir)
+        if not segs:
+            ckpt = latest_checkpoint(self._dir)
+            self._create_segment(ckpt[0] + 1 if ckpt is not None else 0)
+            self._tail_checked = True
+            return
+        last = segs[-1]
+        path = os.path.join(self._dir, segment_name(last))
+        if not self._tail_checked:
+            reader = _SegmentReader(path)
+            for _ in reader:
+                pass
+            if reader.bad_offset is not None:
+                self._drop_tail(path, reader)
+            self._tail_checked = True
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        except OSError as e:
+            self._raise_full(e, path, "cannot open segment")
+            raise
+        self._fd, self._seg, self._offset = fd, last, os.fstat(fd).st_size
+
+    def _create_segment(self, index: int) -> None:
+        path = os.path.join(self._dir, segment_name(index))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            if self._sync != "never":
+                fsync_dir(self._dir)
+        except OSError as e:
+            self._raise_full(e, path, "cannot create segment")
+            raise
+        self._fd, self._seg, self._offset, self._dirty = fd, index, 0, False
+
+    def _next_segment(self) -> None:
+        assert self._fd is not None and self._seg is not None
+        fd = self._fd
+        if self._dirty and self._sync != "never":
+            self._datasync(fd)
+        self._fd = None
+        os.close(fd)
+        self._create_segment(self._seg + 1)
+
+    def _append(self, data: bytes) -> None:
+        """Write ``data`` at the end of the segment, or leave the segment as it was and raise."""
+        assert self._fd is not None
+        fd, start = self._fd, self._offset
+        view = memoryview(data)
+        done = 0
+        try:
+            while done < len(data):
+                n = os.pwrite(fd, view[done:], start + done)
+                if n <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                done += n
+            if self._sync == "always":
+                _fdatasync(fd)
+        except OSError as e:
+            path = os.path.join(self._dir, segment_name(self._seg or 0))
+            try:
+                os.ftruncate(fd, start)
+            except OSError as te:
+                log.error("WAL segment %s: cannot truncate failed commit back to %d: %s", path, start, te)
+            self._raise_full(e, path, f"commit of {len(data)} bytes at offset {start} not logged")
+            raise
+        self._offset = start + len(data)
+        if self._sync == "always":
+            self._last_sync = time.monotonic()
+        else:
+            self._dirty = True
+
+    def _datasync(self, fd: int) -> None:
+        _fdatasync(fd)
+        self._dirty = False
+        self._last_sync = time.monotonic()
+
+    @staticmethod
+    def _raise_full(e: OSError, path: str, what: str) -> None:
+        """Re-raise a disk-full ``e`` as StorageFullError naming ``path``; other errors pass."""
+        if e.errno in _FULL_ERRNOS:
+            raise StorageFullError(e.errno, f"storage full: {what} ({e.strerror})", path) from e
