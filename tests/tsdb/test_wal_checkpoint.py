@@ -20,7 +20,7 @@ from tsdb.wal import (
     encode_series,
     encode_tombstones,
 )
-from tsdb.wal.segments import checkpoint_name, segment_name
+from tsdb.wal.frames import checkpoint_name, segment_name
 
 STALE_NAN_BITS = 0x7FF0000000000002
 N_SERIES = 30

@@ -18,7 +18,8 @@ import uuid
 import pytest
 
 from tsdb.errors import StorageFullError
-from tsdb.wal.segments import FRAME_HEADER_SIZE, WAL, segment_name
+from tsdb.wal.frames import FRAME_HEADER_SIZE, list_segments, segment_name
+from tsdb.wal.segments import WAL
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -57,7 +58,8 @@ RLIMIT_CHILD = """
             print("ack", i, flush=True)
             i += 1
     except StorageFullError as e:
-        print("full", e.errno, e.filename, flush=True)
+        import os
+        print("full", e.errno, os.path.getsize(e.filename), e.filename, flush=True)
     # Space comes back: the same WAL keeps working after the failed commit.
     resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
     w.log(*commit(i))
@@ -71,7 +73,7 @@ def check_replay(d: str, acked: list[int]) -> None:
         got = [p for _, p in w.replay()]
     want = [r for i in acked for r in commit(i)]
     assert got == want
-    total = sum(os.path.getsize(os.path.join(d, segment_name(s))) for s in WAL.open(d).segments())
+    total = sum(os.path.getsize(os.path.join(d, segment_name(s))) for s in list_segments(d))
     assert total == sum(FRAME_HEADER_SIZE + len(r) for r in want)
 
 
@@ -84,11 +86,14 @@ def test_file_size_limit_raises_storage_full(tmp_path):
     lines = res.stdout.splitlines()
     full = [ln for ln in lines if ln.startswith("full")]
     assert len(full) == 1, res.stdout
-    _, err, filename = full[0].split(" ", 2)
+    _, err, size_after_failure, filename = full[0].split(" ", 3)
     assert int(err) in (27, 28)  # EFBIG / ENOSPC
     assert filename.startswith(d) and os.path.basename(filename).isdigit()
     acked = [int(ln.split()[1]) for ln in lines if ln.startswith("ack")]
     assert len(acked) >= 3
+    # The failed commit was cut off again: the file ends on the last acknowledged frame.
+    frames = sum(FRAME_HEADER_SIZE + len(r) for i in acked[:-1] for r in commit(i))
+    assert int(size_after_failure) == frames
     assert acked == list(range(len(acked)))
     check_replay(d, acked)
 

@@ -9,7 +9,8 @@ import pytest
 
 from tsdb.errors import ClosedError, CorruptError
 from tsdb.wal import segments
-from tsdb.wal.segments import FRAME_HEADER_SIZE, WAL, frame, segment_name
+from tsdb.wal.frames import FRAME_HEADER_SIZE, frame, segment_name
+from tsdb.wal.segments import WAL
 
 
 def rec(i: int, size: int = 40) -> bytes:

@@ -84,12 +84,14 @@ class IndexReader:
             off = getattr(self, "toc_" + name)
             if off > toc_at or (off and off < HEADER_LEN):
                 raise CorruptError(f"TOC offset of {name} ({off}) is outside the file", self.path, toc_at)
+        # The series section runs up to the next section (label indices, which
+        # writers place right after the series even when they write none).
         later = [
             o
             for o in (self.toc_label_indices, self.toc_postings, self.toc_label_table, self.toc_postings_table)
-            if o > self.toc_series
+            if o and o >= self.toc_series
         ]
-        self._series_end = min(later) if later else toc_at
+        self._series_end = min(later, default=toc_at) if self.toc_series else 0
         self._toc_at = toc_at
 
     # -- plumbing -----------------------------------------------------------

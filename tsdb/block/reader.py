@@ -217,9 +217,12 @@ class Block:
         bad = ~np.isin(index_refs, chunk_refs)
         if bad.any():
             ref = int(index_refs[bad][0])
+            # Names the segment and offset: out of range or truncated raise here.
+            _, view = self.chunks.chunk(ref, verify=True)
+            view.release()
+            seg, off = ref >> 32, ref & 0xFFFFFFFF
             raise CorruptError(
-                f"index references chunk {ref:#x}, which is not a chunk start",
-                os.path.join(self.path, INDEX_FILENAME),
+                f"the index references chunk {ref:#x}, which is not a chunk start", self.chunks.paths[seg], off
             )
         n_series = len(self.index.all_postings())
         if self.meta.stats.num_series and self.meta.stats.num_series != n_series:

@@ -4,18 +4,23 @@ Strategy
 --------
 The reader keeps only an absolute bit position. :func:`_peek` returns the
 next 64 bits MSB-aligned (at least 57 of them meaningful, since the bit
-offset inside the first byte is at most 7), zero-filled past the chunk's
-end. Each field is decoded from a peek, its total width ``need`` is computed,
-and only then is ``bitpos + need <= endbit`` checked and the position
-advanced. Zero-filling past the end is therefore harmless: a field that
-would use those bits fails the check, whatever the missing bits would have
-been. Fields wider than 57 bits are read as two peeks.
+offset inside the first byte is at most 7) with one unaligned big-endian
+load, through the raw-address accessors of :mod:`._intrinsics` (no array
+reference counting in the per-sample loop). Each field is decoded from a
+peek, its total width ``need`` is computed, and only then is
+``bitpos + need <= endbit`` checked against the *chunk's* end and the position
+advanced. A peek may therefore see bytes past the chunk's end (the next
+chunk's, or zeros past the array's end): harmless, because any field that
+would use one of those bits fails the check, whatever the bits are -- a field's
+width depends only on its own prefix bits. Fields wider than 57 bits are read
+as two peeks.
 
 Invariants
 ----------
-* Never reads outside ``data[offsets[c] : offsets[c] + lengths[c]]`` for chunk
-  ``c`` (so a truncated chunk cannot borrow its neighbour's bytes) and never
-  writes outside ``ts_out/vbits_out[bounds[c] : bounds[c+1]]``. numba does
+* Never reads outside ``data`` (a peek at byte ``b`` loads 8 bytes only when
+  ``b + 8 <= len(data)``, byte by byte otherwise); never *decodes* a bit
+  outside ``data[offsets[c] : offsets[c] + lengths[c]]`` for chunk ``c`` (so a
+  truncated chunk cannot borrow its neighbour's bits); never writes outside ``ts_out/vbits_out[bounds[c] : bounds[c+1]]``. numba does
   not bounds-check, so both are checked here explicitly, and a violated
   precondition returns ``ERR_BUG`` instead of corrupting memory.
 * Never raises: errors come back as a status tuple that
@@ -36,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from tsdb.codec._intrinsics import address_of, load_be64, load_u8
 from tsdb.codec.varint import VARINT_OK, VARINT_TRUNCATED, get_uvarint, get_varint
 
 #: Status codes (first element of the tuple returned by :func:`decode_many`).
@@ -65,48 +71,49 @@ _M5 = np.uint64(31)
 _M6 = np.uint64(63)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _peek(buf, bitpos, end):
-    """The 64 bits from ``bitpos`` on, MSB-aligned; bytes at or past ``end`` read as 0."""
+@njit(cache=True, nogil=True)
+def _peek_tail(addr, size, b):
+    """Bytes ``b .. b+7`` big-endian, those at or past ``size`` read as 0."""
+    w = _U0
+    for i in range(8):
+        w <<= _U8
+        if b + i < size:
+            w |= load_u8(addr, b + i)
+    return w
+
+
+@njit(cache=True, nogil=True)
+def _peek(addr, size, bitpos):
+    """The 64 bits from ``bitpos`` on, MSB-aligned (at least 57 of them real).
+
+    Reads only bytes ``< size`` (the array's length); past it, zeros.
+    """
     b = bitpos >> 3
-    if b + 8 <= end:
-        w = (
-            (np.uint64(buf[b]) << np.uint64(56))
-            | (np.uint64(buf[b + 1]) << np.uint64(48))
-            | (np.uint64(buf[b + 2]) << np.uint64(40))
-            | (np.uint64(buf[b + 3]) << np.uint64(32))
-            | (np.uint64(buf[b + 4]) << np.uint64(24))
-            | (np.uint64(buf[b + 5]) << np.uint64(16))
-            | (np.uint64(buf[b + 6]) << _U8)
-            | np.uint64(buf[b + 7])
-        )
+    if b + 8 <= size:
+        w = load_be64(addr, b)
     else:
-        w = _U0
-        for i in range(8):
-            w <<= _U8
-            if b + i < end:
-                w |= np.uint64(buf[b + i])
+        w = _peek_tail(addr, size, b)
     return w << np.uint64(bitpos & 7)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _read(buf, bitpos, end, n):
+@njit(cache=True, nogil=True)
+def _read(addr, size, bitpos, n):
     """The ``n`` (1..64) bits at ``bitpos`` as an unsigned integer (no bounds check)."""
     if n <= 57:
-        return _peek(buf, bitpos, end) >> np.uint64(64 - n)
-    hi = _peek(buf, bitpos, end) >> _U32
-    lo = _peek(buf, bitpos + 32, end) >> np.uint64(96 - n)
+        return _peek(addr, size, bitpos) >> np.uint64(64 - n)
+    hi = _peek(addr, size, bitpos) >> _U32
+    lo = _peek(addr, size, bitpos + 32) >> np.uint64(96 - n)
     return (hi << np.uint64(n - 32)) | lo
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _read_value(buf, bitpos, endbit, end, lead, trail):
+@njit(cache=True, nogil=True)
+def _read_value(addr, size, bitpos, endbit, lead, trail):
     """Decode one varbit XOR at ``bitpos``.
 
     Returns ``(status, new_bitpos, xor, lead, trail)``; ``xor`` is to be
     XORed into the previous value's bits.
     """
-    w = _peek(buf, bitpos, end)
+    w = _peek(addr, size, bitpos)
     if (w >> _U63) == _U0:  # '0': same value
         if bitpos + 1 > endbit:
             return ERR_TRUNCATED, bitpos, _U0, lead, trail
@@ -131,14 +138,14 @@ def _read_value(buf, bitpos, endbit, end, lead, trail):
     if need <= 57:
         payload = (w << np.uint64(head)) >> np.uint64(64 - sig)
     else:
-        payload = _read(buf, bitpos + head, end, sig)
+        payload = _read(addr, size, bitpos + head, sig)
     return ERR_OK, bitpos + need, payload << np.uint64(trail), lead, trail
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _read_dod(buf, bitpos, endbit, end):
+@njit(cache=True, nogil=True)
+def _read_dod(addr, size, bitpos, endbit):
     """Decode one varbit delta-of-delta; returns ``(status, new_bitpos, dod as uint64)``."""
-    w = _peek(buf, bitpos, end)
+    w = _peek(addr, size, bitpos)
     if (w >> _U63) == _U0:
         need = 1
         dod = _U0
@@ -161,7 +168,7 @@ def _read_dod(buf, bitpos, endbit, end):
         need = 68
         dod = _U0
         if bitpos + need <= endbit:
-            dod = _read(buf, bitpos + 4, end, 64)
+            dod = _read(addr, size, bitpos + 4, 64)
     if bitpos + need > endbit:
         return ERR_TRUNCATED, bitpos, _U0
     return ERR_OK, bitpos + need, dod
@@ -179,6 +186,7 @@ def decode_many(data, offsets, lengths, bounds, ts_out, vbits_out):
     ``ERR_BAD_WINDOW``, the header count for ``ERR_BUG``).
     """
     size = data.shape[0]
+    addr = address_of(data)
     for c in range(offsets.shape[0]):
         off = offsets[c]
         end = off + lengths[c]
@@ -217,7 +225,7 @@ def decode_many(data, offsets, lengths, bounds, ts_out, vbits_out):
         bitpos = pos * 8
         lead = 0
         trail = 0
-        st, bitpos, x, lead, trail = _read_value(data, bitpos, endbit, end, lead, trail)
+        st, bitpos, x, lead, trail = _read_value(addr, size, bitpos, endbit, lead, trail)
         if st != ERR_OK:
             return st, c, 1, start - off, lead, trail
         v ^= x
@@ -226,12 +234,12 @@ def decode_many(data, offsets, lengths, bounds, ts_out, vbits_out):
         # Samples 2..n-1.
         for j in range(2, n):
             start_bit = bitpos
-            st, bitpos, dod = _read_dod(data, bitpos, endbit, end)
+            st, bitpos, dod = _read_dod(addr, size, bitpos, endbit)
             if st != ERR_OK:
                 return st, c, j, (start_bit >> 3) - off, 0, 0
             delta += dod
             t += delta
-            st, bitpos, x, lead, trail = _read_value(data, bitpos, endbit, end, lead, trail)
+            st, bitpos, x, lead, trail = _read_value(addr, size, bitpos, endbit, lead, trail)
             if st != ERR_OK:
                 return st, c, j, (start_bit >> 3) - off, lead, trail
             v ^= x

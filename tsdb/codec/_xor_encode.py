@@ -8,7 +8,9 @@ so the offsets are known as we go and no second pass or compaction is needed.
 
 Bits are collected MSB-first in a 64-bit accumulator ``acc`` that holds
 ``nacc < 32`` pending bits between calls; :func:`_put` appends up to 32 bits
-and spills 4 whole bytes whenever 32 or more are pending. Wider fields (64-bit
+and spills 4 whole bytes (one big-endian store through the raw-address
+accessors of :mod:`._intrinsics`, so no array reference counting happens per
+sample) whenever 32 or more are pending. Wider fields (64-bit
 dod, up to 64 significant value bits) go through :func:`_put_wide` as two
 halves. The byte-aligned prefix of a chunk (header, varint timestamp, raw
 first value, uvarint first delta) is written straight to ``out``.
@@ -26,7 +28,9 @@ Invariants
   unsorted, huge, negative -- round-trips.
 * Padding bits of the last byte are zero.
 * The caller validated ``starts``/``counts`` (1 <= count <= 65535, in range)
-  and sized ``out``; the kernel does not re-check (it is not fed raw input).
+  and sized ``out`` with :func:`max_encoded_size`; the kernel does not
+  re-check (it is not fed raw input). Every raw store lands below the bytes
+  written so far + 4, hence inside that bound, which includes ``_SLACK``.
 
 See docs/format/chunks.md#xor-chunk-data for the bit layout.
 """
@@ -36,13 +40,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tsdb.codec._intrinsics import clz64, ctz64
+from tsdb.codec._intrinsics import address_of, clz64, ctz64, store_be32
 from tsdb.codec.varint import put_uvarint, put_varint
 
 _U0 = np.uint64(0)
-_U1 = np.uint64(1)
-_U2 = np.uint64(2)
-_U8 = np.uint64(8)
 _U32 = np.uint64(32)
 _UFF = np.uint64(0xFF)
 _U32MASK = np.uint64(0xFFFFFFFF)
@@ -71,61 +72,59 @@ NO_WINDOW = 0xFF
 _MAX_BITS_PER_SAMPLE = 145
 #: Worst case bytes of the byte-aligned prefix: header 2, varint 10, value 8, uvarint 10.
 _PREFIX_BYTES = 30
+#: Room past the last chunk for the 4-byte stores of :func:`_put` / :func:`_flush`.
+_SLACK = 8
 
 
 def max_encoded_size(counts: np.ndarray) -> int:
     """Upper bound of the bytes :func:`encode_many` writes for these chunk sizes."""
     counts = counts.astype(np.int64, copy=False)
-    per_chunk = _PREFIX_BYTES + 1 + (counts * _MAX_BITS_PER_SAMPLE + 7) // 8
-    return int(per_chunk.sum())
+    per_chunk = _PREFIX_BYTES + (counts * _MAX_BITS_PER_SAMPLE + 7) // 8
+    return int(per_chunk.sum()) + _SLACK
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _put(out, pos, acc, nacc, v, n):
+@njit(cache=True, nogil=True)
+def _put(addr, pos, acc, nacc, v, n):
     """Append the ``n`` (1..32) low bits of ``v`` (no higher bits set)."""
     acc = (acc << np.uint64(n)) | v
     nacc += n
     if nacc >= 32:
         nacc -= 32
-        w = acc >> np.uint64(nacc)
-        out[pos] = np.uint8((w >> np.uint64(24)) & _UFF)
-        out[pos + 1] = np.uint8((w >> np.uint64(16)) & _UFF)
-        out[pos + 2] = np.uint8((w >> _U8) & _UFF)
-        out[pos + 3] = np.uint8(w & _UFF)
+        store_be32(addr, pos, acc >> np.uint64(nacc))
         pos += 4
     return pos, acc, nacc
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _put_wide(out, pos, acc, nacc, v, n):
+@njit(cache=True, nogil=True)
+def _put_wide(addr, pos, acc, nacc, v, n):
     """Append the ``n`` (1..64) low bits of ``v`` (no higher bits set)."""
     if n > 32:
-        pos, acc, nacc = _put(out, pos, acc, nacc, v >> _U32, n - 32)
-        return _put(out, pos, acc, nacc, v & _U32MASK, 32)
-    return _put(out, pos, acc, nacc, v, n)
+        pos, acc, nacc = _put(addr, pos, acc, nacc, v >> _U32, n - 32)
+        return _put(addr, pos, acc, nacc, v & _U32MASK, 32)
+    return _put(addr, pos, acc, nacc, v, n)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _flush(out, pos, acc, nacc):
-    """Write the pending ``nacc`` (< 32) bits, zero-padded to a whole byte."""
+@njit(cache=True, nogil=True)
+def _flush(addr, pos, acc, nacc):
+    """Write the pending ``nacc`` (< 32) bits, zero-padded to a whole byte.
+
+    Stores 4 bytes but advances only over the ``ceil(nacc / 8)`` that count;
+    the rest is overwritten by the next chunk or cut off (see ``_SLACK``).
+    """
     if nacc > 0:
-        w = (acc << np.uint64(32 - nacc)) & _U32MASK
-        shift = 24
-        for _ in range((nacc + 7) // 8):
-            out[pos] = np.uint8((w >> np.uint64(shift)) & _UFF)
-            pos += 1
-            shift -= 8
+        store_be32(addr, pos, acc << np.uint64(32 - nacc))
+        pos += (nacc + 7) >> 3
     return pos
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _put_value(out, pos, acc, nacc, x, lead_prev, trail_prev):
+@njit(cache=True, nogil=True)
+def _put_value(addr, pos, acc, nacc, x, lead_prev, trail_prev):
     """Append the varbit XOR of a value; ``x`` is the XOR with the previous value.
 
     Returns the writer state and the (possibly new) window.
     """
     if x == _U0:
-        pos, acc, nacc = _put(out, pos, acc, nacc, _U0, 1)
+        pos, acc, nacc = _put(addr, pos, acc, nacc, _U0, 1)
         return pos, acc, nacc, lead_prev, trail_prev
     lead = clz64(x)
     trail = ctz64(x)
@@ -136,36 +135,36 @@ def _put_value(out, pos, acc, nacc, x, lead_prev, trail_prev):
         sig = 64 - lead_prev - trail_prev
         payload = x >> np.uint64(trail_prev)
         if sig <= 30:
-            pos, acc, nacc = _put(out, pos, acc, nacc, (_CTRL_REUSE << np.uint64(sig)) | payload, sig + 2)
+            pos, acc, nacc = _put(addr, pos, acc, nacc, (_CTRL_REUSE << np.uint64(sig)) | payload, sig + 2)
         else:
-            pos, acc, nacc = _put(out, pos, acc, nacc, _CTRL_REUSE, 2)
-            pos, acc, nacc = _put_wide(out, pos, acc, nacc, payload, sig)
+            pos, acc, nacc = _put(addr, pos, acc, nacc, _CTRL_REUSE, 2)
+            pos, acc, nacc = _put_wide(addr, pos, acc, nacc, payload, sig)
         return pos, acc, nacc, lead_prev, trail_prev
     # '11' + leading(5) + sigbits(6) + payload; sigbits 64 is written as 0.
     sig = 64 - lead - trail
     ctrl = _CTRL_NEW | (np.uint64(lead) << np.uint64(6)) | (np.uint64(sig) & _SIG_MASK)
     payload = x >> np.uint64(trail)
     if sig <= 19:
-        pos, acc, nacc = _put(out, pos, acc, nacc, (ctrl << np.uint64(sig)) | payload, sig + 13)
+        pos, acc, nacc = _put(addr, pos, acc, nacc, (ctrl << np.uint64(sig)) | payload, sig + 13)
     else:
-        pos, acc, nacc = _put(out, pos, acc, nacc, ctrl, 13)
-        pos, acc, nacc = _put_wide(out, pos, acc, nacc, payload, sig)
+        pos, acc, nacc = _put(addr, pos, acc, nacc, ctrl, 13)
+        pos, acc, nacc = _put_wide(addr, pos, acc, nacc, payload, sig)
     return pos, acc, nacc, lead, trail
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _put_dod(out, pos, acc, nacc, dod):
+@njit(cache=True, nogil=True)
+def _put_dod(addr, pos, acc, nacc, dod):
     """Append the varbit delta-of-delta ``dod`` (a uint64 holding an int64)."""
     if dod == _U0:
-        return _put(out, pos, acc, nacc, _U0, 1)
+        return _put(addr, pos, acc, nacc, _U0, 1)
     if dod + _B14_BIAS <= _B14_MAX:
-        return _put(out, pos, acc, nacc, _P14 | (dod & _B14_MAX), 16)
+        return _put(addr, pos, acc, nacc, _P14 | (dod & _B14_MAX), 16)
     if dod + _B17_BIAS <= _B17_MAX:
-        return _put(out, pos, acc, nacc, _P17 | (dod & _B17_MAX), 20)
+        return _put(addr, pos, acc, nacc, _P17 | (dod & _B17_MAX), 20)
     if dod + _B20_BIAS <= _B20_MAX:
-        return _put(out, pos, acc, nacc, _P20 | (dod & _B20_MAX), 24)
-    pos, acc, nacc = _put(out, pos, acc, nacc, _P64, 4)
-    return _put_wide(out, pos, acc, nacc, dod, 64)
+        return _put(addr, pos, acc, nacc, _P20 | (dod & _B20_MAX), 24)
+    pos, acc, nacc = _put(addr, pos, acc, nacc, _P64, 4)
+    return _put_wide(addr, pos, acc, nacc, dod, 64)
 
 
 @njit(cache=True, nogil=True)
@@ -177,6 +176,7 @@ def encode_many(ts, vbits, starts, counts, out, offsets):
     an int64 array of ``len(starts) + 1`` entries that receives the chunk
     boundaries. Returns the number of bytes written.
     """
+    addr = address_of(out)
     pos = 0
     for c in range(starts.shape[0]):
         offsets[c] = pos
@@ -204,18 +204,18 @@ def encode_many(ts, vbits, starts, counts, out, offsets):
         lead = NO_WINDOW
         trail = 0
         v = vbits[s + 1]
-        pos, acc, nacc, lead, trail = _put_value(out, pos, acc, nacc, v ^ v_prev, lead, trail)
+        pos, acc, nacc, lead, trail = _put_value(addr, pos, acc, nacc, v ^ v_prev, lead, trail)
         v_prev = v
         # Samples 2..n-1: varbit delta-of-delta, varbit XOR.
         for j in range(s + 2, s + n):
             t = np.uint64(ts[j])
             delta = t - t_prev
-            pos, acc, nacc = _put_dod(out, pos, acc, nacc, delta - delta_prev)
+            pos, acc, nacc = _put_dod(addr, pos, acc, nacc, delta - delta_prev)
             t_prev = t
             delta_prev = delta
             v = vbits[j]
-            pos, acc, nacc, lead, trail = _put_value(out, pos, acc, nacc, v ^ v_prev, lead, trail)
+            pos, acc, nacc, lead, trail = _put_value(addr, pos, acc, nacc, v ^ v_prev, lead, trail)
             v_prev = v
-        pos = _flush(out, pos, acc, nacc)
+        pos = _flush(addr, pos, acc, nacc)
     offsets[starts.shape[0]] = pos
     return pos

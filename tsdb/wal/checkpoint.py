@@ -41,6 +41,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import CorruptError
+from .frames import (
+    checkpoint_name,
+    fsync_dir,
+    latest_checkpoint,
+    list_segments,
+    read_segment,
+    segment_name,
+)
 from .records import (
     Record,
     SamplesRecord,
@@ -51,15 +59,7 @@ from .records import (
     encode_series,
     encode_tombstones,
 )
-from .segments import (
-    WAL,
-    checkpoint_name,
-    fsync_dir,
-    latest_checkpoint,
-    list_segments,
-    read_segment,
-    segment_name,
-)
+from .segments import WAL
 
 __all__ = ["checkpoint", "MAX_MERGED_ROWS", "MAX_MERGED_SERIES"]
 

@@ -1,21 +1,14 @@
-"""WAL segment files: framing, appending, reading back, torn-tail repair.
+"""WAL segment files: appending with an fsync policy, replay, torn-tail repair.
 
-See docs/format/wal.md for the layout. This module knows frames and files; it
+See docs/format/wal.md for the layout. This module knows files and frames; it
 treats record payloads as opaque bytes (records.py knows what is inside).
 
 Strategy
 --------
 A WAL directory holds numbered segment files (``%08d``, like Prometheus) and at
 most one live checkpoint directory (``checkpoint.%08d``, written by
-checkpoint.py). A segment has no header: it is a sequence of frames::
-
-    ┌──────────────┬──────────────────┬───────────────────┐
-    │ len <uint32> │ crc32c <uint32>  │ payload <len B>   │  little-endian
-    └──────────────┴──────────────────┴───────────────────┘
-
-``crc32c`` (Castagnoli) covers the payload. ``len == 0`` is never written, so
-a zero-filled tail (what some filesystems leave after a crash) is detected as
-a bad frame instead of parsing as empty records.
+checkpoint.py). frames.py says what the bytes are (length + CRC32C frames);
+this module decides when they are written, synced, read back and repaired.
 
 Invariants
 ----------
@@ -41,8 +34,7 @@ serialize on one lock. ``replay`` is meant for start-up; when it runs while a
 writer is open it reads the segment being written only up to the last
 acknowledged byte and never truncates it.
 
-Cost: replay is O(bytes) with one buffered read per frame; no record is held
-after it is yielded.
+Cost: replay is O(bytes) (see frames.py); no record is held after it is yielded.
 """
 
 from __future__ import annotations
@@ -50,178 +42,34 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import re
 import shutil
-import struct
 import threading
 import time
 from collections.abc import Iterator
 from typing import Literal
 
-import crc32c
-
 from ..errors import ClosedError, CorruptError, StorageFullError
+from .frames import (
+    FRAME_HEADER_SIZE,
+    SegmentReader,
+    frame,
+    fsync_dir,
+    latest_checkpoint,
+    list_segments,
+    segment_name,
+    truncate_file,
+)
 
-__all__ = [
-    "WAL",
-    "DEFAULT_SEGMENT_SIZE",
-    "FRAME_HEADER_SIZE",
-    "SyncMode",
-    "frame",
-    "list_segments",
-    "latest_checkpoint",
-    "read_segment",
-    "segment_name",
-    "checkpoint_name",
-    "fsync_dir",
-]
+__all__ = ["WAL", "DEFAULT_SEGMENT_SIZE", "SyncMode"]
 
 log = logging.getLogger("tsdb.wal")
 
 DEFAULT_SEGMENT_SIZE = 128 * 2**20
-FRAME_HEADER = struct.Struct("<II")  # payload length, crc32c(payload)
-FRAME_HEADER_SIZE = FRAME_HEADER.size
-MAX_RECORD_SIZE = 2**32 - 1
 
 SyncMode = Literal["always", "batch", "never"]
 _SYNC_MODES = ("always", "batch", "never")
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
-_READ_BUFFER = 1 << 20
-
-_SEGMENT_RE = re.compile(r"^\d{8,}$")
-_CHECKPOINT_RE = re.compile(r"^checkpoint\.(\d{8,})$")
 _fdatasync = getattr(os, "fdatasync", os.fsync)
-
-
-# ----------------------------------------------------------------- names
-
-
-def segment_name(index: int) -> str:
-    """File name of segment ``index`` (``00000042``)."""
-    return f"{index:08d}"
-
-
-def checkpoint_name(index: int) -> str:
-    """Directory name of the checkpoint covering segments ``<= index``."""
-    return f"checkpoint.{index:08d}"
-
-
-def list_segments(dir: str) -> list[int]:
-    """Indices of the segment files in ``dir``, ascending."""
-    try:
-        names = os.listdir(dir)
-    except FileNotFoundError:
-        return []
-    return sorted(int(n) for n in names if _SEGMENT_RE.match(n))
-
-
-def latest_checkpoint(dir: str) -> tuple[int, str] | None:
-    """``(index, path)`` of the newest finished checkpoint in ``dir`` (``.tmp`` excluded)."""
-    best: tuple[int, str] | None = None
-    for n in os.listdir(dir):
-        m = _CHECKPOINT_RE.match(n)
-        if m and os.path.isdir(os.path.join(dir, n)):
-            i = int(m.group(1))
-            if best is None or i > best[0]:
-                best = (i, os.path.join(dir, n))
-    return best
-
-
-def fsync_dir(path: str) -> None:
-    """Make renames, creations and deletions in directory ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# ----------------------------------------------------------------- frames
-
-
-def frame(records: tuple[bytes, ...] | list[bytes]) -> bytes:
-    """The framed bytes of ``records``, ready to be appended as one write."""
-    parts: list[bytes] = []
-    for rec in records:
-        n = len(rec)
-        if n == 0:
-            raise ValueError("empty WAL record (length 0 is reserved for detecting zeroed tails)")
-        if n > MAX_RECORD_SIZE:
-            raise ValueError(f"WAL record of {n} bytes exceeds {MAX_RECORD_SIZE}")
-        parts.append(FRAME_HEADER.pack(n, crc32c.crc32c(rec)))
-        parts.append(rec)
-    return b"".join(parts)
-
-
-class _SegmentReader:
-    """Iterates the good frames of one segment file; remembers where it stopped.
-
-    After iteration, ``bad_offset`` is None when the file ended on a frame
-    boundary, else the offset of the first bad frame and ``reason`` says why.
-    ``limit`` caps how many bytes are read (for a segment still being written).
-    """
-
-    def __init__(self, path: str, limit: int | None = None):
-        self.path = path
-        self.limit = limit
-        self.size = 0
-        self.bad_offset: int | None = None
-        self.reason = ""
-
-    def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        with open(self.path, "rb", buffering=_READ_BUFFER) as f:
-            size = os.fstat(f.fileno()).st_size
-            if self.limit is not None:
-                size = min(size, self.limit)
-            self.size = size
-            off = 0
-            while off < size:
-                left = size - off
-                if left < FRAME_HEADER_SIZE:
-                    self._bad(off, f"incomplete frame header ({left} bytes)")
-                    return
-                hdr = f.read(FRAME_HEADER_SIZE)
-                if len(hdr) < FRAME_HEADER_SIZE:
-                    self._bad(off, "short read of frame header")
-                    return
-                length, crc = FRAME_HEADER.unpack(hdr)
-                if length == 0:
-                    self._bad(off, "zero record length")
-                    return
-                if length > left - FRAME_HEADER_SIZE:
-                    self._bad(off, f"record length {length} runs past end of file "
-                                   f"({left - FRAME_HEADER_SIZE} bytes left)")
-                    return
-                payload = f.read(length)
-                if len(payload) < length:
-                    self._bad(off, "short read of record")
-                    return
-                if crc32c.crc32c(payload) != crc:
-                    self._bad(off, f"CRC32C mismatch in record of {length} bytes")
-                    return
-                yield off, payload
-                off += FRAME_HEADER_SIZE + length
-
-    def _bad(self, off: int, reason: str) -> None:
-        self.bad_offset = off
-        self.reason = reason
-
-
-def read_segment(path: str) -> Iterator[tuple[int, bytes]]:
-    """``(offset, payload)`` of every frame of a sealed segment; a bad frame is CorruptError."""
-    reader = _SegmentReader(path)
-    yield from reader
-    if reader.bad_offset is not None:
-        raise CorruptError(reader.reason, path=path, offset=reader.bad_offset)
-
-
-def _truncate_file(path: str, size: int) -> None:
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ----------------------------------------------------------------- the WAL
@@ -357,7 +205,10 @@ class WAL:
     def sync(self, force: bool = False) -> None:
         """Flush logged records to disk per the sync policy ("batch": at most every interval).
 
-        ``force=True`` fdatasyncs now whatever the policy.
+        "batch" only syncs when called (and on segment change and close): a
+        caller that wants a bound on what a power loss can take must call this
+        after commits and from a timer. ``force=True`` fdatasyncs now whatever
+        the policy; "always" never has anything pending.
         """
         with self._lock:
             self._check_open()
@@ -431,7 +282,7 @@ class WAL:
             path = os.path.join(self._dir, segment_name(s))
             with self._lock:
                 live_limit = self._offset if (self._fd is not None and s == self._seg) else None
-            reader = _SegmentReader(path, live_limit)
+            reader = SegmentReader(path, live_limit)
             for _off, payload in reader:
                 yield s, payload
             is_last = s == segs[-1]
@@ -452,7 +303,7 @@ class WAL:
         index, cdir = ckpt
         for s in list_segments(cdir):
             path = os.path.join(cdir, segment_name(s))
-            reader = _SegmentReader(path)
+            reader = SegmentReader(path)
             for _off, payload in reader:
                 yield index, payload
             if reader.bad_offset is not None:
@@ -482,20 +333,20 @@ class WAL:
                 return todo[:k]
         return todo
 
-    def _drop_tail(self, path: str, reader: _SegmentReader) -> None:
+    def _drop_tail(self, path: str, reader: SegmentReader) -> None:
         assert reader.bad_offset is not None
         dropped = reader.size - reader.bad_offset
-        _truncate_file(path, reader.bad_offset)
+        truncate_file(path, reader.bad_offset)
         log.warning(
             "WAL segment %s: %s at offset %d; truncated torn tail, dropped %d bytes",
             path, reader.reason, reader.bad_offset, dropped,
         )
 
-    def _repair_at(self, segs: list[int], s: int, path: str, reader: _SegmentReader) -> None:
+    def _repair_at(self, segs: list[int], s: int, path: str, reader: SegmentReader) -> None:
         assert reader.bad_offset is not None
         later = [x for x in segs if x > s]
         later_bytes = sum(os.path.getsize(os.path.join(self._dir, segment_name(x))) for x in later)
-        _truncate_file(path, reader.bad_offset)
+        truncate_file(path, reader.bad_offset)
         self._delete_segments(later)
         self._tail_checked = True
         log.warning(
@@ -533,7 +384,7 @@ class WAL:
         last = segs[-1]
         path = os.path.join(self._dir, segment_name(last))
         if not self._tail_checked:
-            reader = _SegmentReader(path)
+            reader = SegmentReader(path)
             for _ in reader:
                 pass
             if reader.bad_offset is not None:

@@ -1,0 +1,111 @@
+"""Block.postings_for_matchers against a brute-force oracle.
+
+The oracle applies each matcher to every series' value of the label (""
+when the label is missing), which is the definition Prometheus's
+``PostingsForMatchers`` implements with set operations; an empty matcher
+list selects nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tsdb.block import Block, ChunkMeta, write_block
+from tsdb.codec.xor import encode_xor
+from tsdb.matchers import Matcher
+
+NAMES = ["__name__", "job", "env", "path"]
+VALUES = ["", "a", "b", "ab", "prod", "dev", "x\ny", "ü"]
+
+
+def _series():
+    # Every combination of a few values over 4 names, missing labels included.
+    out = set()
+    choices = {
+        "__name__": ["up", "req"],
+        "job": ["", "a", "b", "ab"],
+        "env": ["", "prod", "dev"],
+        "path": ["", "x\ny", "ü"],
+    }
+    for combo in itertools.product(*choices.values()):
+        out.add(tuple((n, v) for n, v in zip(choices, combo, strict=True) if v))
+    return sorted(tuple(sorted(s)) for s in out)
+
+
+SERIES = _series()
+CHUNK = [ChunkMeta(1, 1, 1, encode_xor(np.array([1]), np.array([1.0])))]
+
+
+@pytest.fixture(scope="module")
+def block(tmp_path_factory):
+    path = write_block(str(tmp_path_factory.mktemp("m")), [(s, CHUNK) for s in SERIES], 0, 10)
+    b = Block.open(path)
+    yield b
+    b.close()
+
+
+def oracle(block: Block, matchers) -> list[int]:
+    if not matchers:
+        return []
+    refs = block.all_postings().tolist()
+    return [r for r, lbls in zip(refs, SERIES, strict=True) if all(m.matches(dict(lbls).get(m.name, "")) for m in matchers)]
+
+
+M = Matcher
+TABLE = {
+    "eq": [M.eq("job", "a")],
+    "eq-missing-value": [M.eq("job", "zzz")],
+    "eq-empty": [M.eq("job", "")],
+    "neq": [M.neq("job", "a")],
+    "neq-empty": [M.neq("job", "")],
+    "re": [M.re("job", "a.*")],
+    "re-matches-empty": [M.re("job", "a|")],
+    "re-dotstar": [M.re("job", ".*")],
+    "re-dotplus": [M.re("job", ".+")],
+    "nre": [M.nre("job", "a.*")],
+    "nre-empty": [M.nre("job", "")],
+    "nre-dotstar": [M.nre("job", ".*")],
+    "unknown-label-eq-empty": [M.eq("nope", "")],
+    "unknown-label-neq": [M.neq("nope", "x")],
+    "unknown-label-re": [M.re("nope", "x")],
+    "newline-dot": [M.re("path", "x.y")],
+    "unicode": [M.eq("path", "ü")],
+    "and": [M.eq("__name__", "up"), M.re("env", "prod|dev"), M.neq("job", "b")],
+    "only-negatives": [M.neq("env", "prod"), M.nre("job", "a|b")],
+    "empty-and-set": [M.eq("env", ""), M.eq("job", "ab")],
+    "contradiction": [M.eq("job", "a"), M.eq("job", "b")],
+    "none": [],
+}
+
+
+@pytest.mark.parametrize("name", TABLE, ids=list(TABLE))
+def test_matcher_table(block, name):
+    got = block.postings_for_matchers(TABLE[name])
+    assert got.dtype == np.int64
+    assert got.tolist() == oracle(block, TABLE[name])
+
+
+def test_table_is_not_trivial(block):
+    sizes = {name: len(oracle(block, ms)) for name, ms in TABLE.items()}
+    assert sizes["none"] == 0 and sizes["contradiction"] == 0
+    assert 0 < sizes["eq"] < sizes["neq"] < len(SERIES)
+    assert sizes["re-dotstar"] == len(SERIES) and sizes["eq-empty"] > 0
+
+
+matcher_st = st.builds(
+    lambda kind, name, value: getattr(Matcher, kind)(name, value),
+    st.sampled_from(["eq", "neq", "re", "nre"]),
+    st.sampled_from(NAMES + ["nope"]),
+    st.sampled_from(VALUES + ["a|b", ".*", ".+", "a.*|", "[a-d]+", "x.y", "(?i)PROD"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(matcher_st, min_size=1, max_size=4))
+def test_matchers_property(block, matchers):
+    assert block.postings_for_matchers(matchers).tolist() == oracle(block, matchers)
