@@ -56,7 +56,8 @@ def read_all(path: str, verify: bool = True):
                 data.release()
             out["series"].append((lbls, chunks))
         out["select"] = [
-            (s.labels, [bytes(c.data) for c in s.chunks]) for s in b.select([Matcher.re("job", ".+")], 0, 99)
+            (s.labels, [bytes(c.data) for c in s.chunks])
+            for s in b.select([Matcher.re("job", ".+")], 0, 99)
         ]
         return out
 
@@ -144,8 +145,13 @@ def test_chunk_read_path_checks_bounds_without_verify(damaged):
 
 @pytest.mark.parametrize(
     ("name", "offset", "match"),
-    [("index", 0, "index magic"), ("chunks/000001", 0, "segment magic"), ("tombstones", 0, "tombstones magic"),
-     ("index", 4, "index format version"), ("chunks/000001", 4, "segment version")],
+    [
+        ("index", 0, "index magic"),
+        ("chunks/000001", 0, "segment magic"),
+        ("tombstones", 0, "tombstones magic"),
+        ("index", 4, "index format version"),
+        ("chunks/000001", 4, "segment version"),
+    ],
 )
 def test_bad_magic_or_version(damaged, name, offset, match):
     p = os.path.join(damaged, name)

@@ -21,7 +21,15 @@ from tsdb.block.chunkfile import (
     split_ref,
 )
 from tsdb.block.encoding import Decbuf, put_uvarint, put_varint
-from tsdb.block.meta import BlockDesc, BlockMeta, BlockStats, Compaction, encode_meta, read_meta, write_meta
+from tsdb.block.meta import (
+    BlockDesc,
+    BlockMeta,
+    BlockStats,
+    Compaction,
+    encode_meta,
+    read_meta,
+    write_meta,
+)
 from tsdb.block.tombstones import (
     add_interval,
     decode_tombstones,
@@ -74,7 +82,12 @@ def test_varint_table(x, hexed):
 
 @pytest.mark.parametrize(
     ("hexed", "why"),
-    [("", "truncated"), ("80", "truncated"), ("ffffffffffffffffff02", "overflows"), ("ff" * 11, "overflows")],
+    [
+        ("", "truncated"),
+        ("80", "truncated"),
+        ("ffffffffffffffffff02", "overflows"),
+        ("ff" * 11, "overflows"),
+    ],
 )
 def test_uvarint_errors_name_offset(hexed, why):
     buf = b"\x00\x00" + bytes.fromhex(hexed)
@@ -145,10 +158,16 @@ def test_meta_json_field_names_and_omitempty(tmp_path):
     [
         (None, "missing"),
         (b"{not json", "not valid JSON"),
-        (b'{"ulid": "01ARYZ6S41TSV4RRFFQ69G5FAV", "minTime": 0, "maxTime": 1, "version": 2}', "version 2"),
+        (
+            b'{"ulid": "01ARYZ6S41TSV4RRFFQ69G5FAV", "minTime": 0, "maxTime": 1, "version": 2}',
+            "version 2",
+        ),
         (b'{"ulid": "nope", "minTime": 0, "maxTime": 1, "version": 1}', "bad ulid"),
         (b'{"ulid": "01ARYZ6S41TSV4RRFFQ69G5FAV", "maxTime": 1, "version": 1}', "minTime"),
-        (b'{"ulid": "01ARYZ6S41TSV4RRFFQ69G5FAV", "minTime": "0", "maxTime": 1, "version": 1}', "integer"),
+        (
+            b'{"ulid": "01ARYZ6S41TSV4RRFFQ69G5FAV", "minTime": "0", "maxTime": 1, "version": 1}',
+            "integer",
+        ),
     ],
     ids=["missing", "garbage", "version", "ulid", "no-mintime", "string-time"],
 )
@@ -177,7 +196,7 @@ def test_empty_tombstones_file_bytes():
 
 
 def test_tombstones_bytes_and_round_trip(tmp_path):
-    body = bytes.fromhex("05" "13" "14") + bytes.fromhex("05" "28" "3c")  # ref 5: [-10,10], [20,30]
+    body = bytes.fromhex("051314") + bytes.fromhex("05283c")  # ref 5: [-10,10], [20,30]
     want = bytes.fromhex("0130ba3001") + body + crc32c.crc32c(body).to_bytes(4, "big")
     assert encode_tombstones({5: [(20, 30), (-10, 10)]}) == want
     stones = {1: [(0, 5)], 7: [(-(1 << 63), 3), (10, (1 << 63) - 1)]}
@@ -250,10 +269,14 @@ def test_segment_and_chunk_framing(tmp_path):
     r2 = w.write(2, bytes(200))
     w.close()
     raw = (tmp_path / "000001").read_bytes()
-    c1 = bytes.fromhex("05" "01") + b"\x00\x01abc" + crc32c.crc32c(b"\x01\x00\x01abc").to_bytes(4, "big")
+    c1 = (
+        bytes.fromhex("0501")
+        + b"\x00\x01abc"
+        + crc32c.crc32c(b"\x01\x00\x01abc").to_bytes(4, "big")
+    )
     assert raw[:8] == SEGMENT_HEADER and raw[8 : 8 + len(c1)] == c1
     assert r1 == 8 and r2 == 8 + len(c1)
-    assert raw[r2 : r2 + 3] == bytes.fromhex("c801" "02")  # uvarint 200, encoding 2
+    assert raw[r2 : r2 + 3] == bytes.fromhex("c80102")  # uvarint 200, encoding 2
     rd = ChunkReader(str(tmp_path))
     enc, data = rd.chunk(r2, verify=True)
     assert enc == 2 and bytes(data) == bytes(200)

@@ -53,7 +53,11 @@ def oracle(block: Block, matchers) -> list[int]:
     if not matchers:
         return []
     refs = block.all_postings().tolist()
-    return [r for r, lbls in zip(refs, SERIES, strict=True) if all(m.matches(dict(lbls).get(m.name, "")) for m in matchers)]
+    return [
+        r
+        for r, lbls in zip(refs, SERIES, strict=True)
+        if all(m.matches(dict(lbls).get(m.name, "")) for m in matchers)
+    ]
 
 
 M = Matcher

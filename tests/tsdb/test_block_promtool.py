@@ -32,7 +32,9 @@ T0 = 1_700_000_000_000 // 7_200_000 * 7_200_000  # a 2h-aligned block start
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool") or ("/usr/bin/promtool" if os.path.exists("/usr/bin/promtool") else None)
+    path = shutil.which("promtool") or (
+        "/usr/bin/promtool" if os.path.exists("/usr/bin/promtool") else None
+    )
     if path is None:
         msg = "promtool (Debian package 'prometheus') is not installed; it is the referee for the block format"
         if os.environ.get("CI"):
@@ -55,7 +57,18 @@ def _go_unquote(s: str, i: int) -> tuple[str, int]:
     assert s[i] == '"'
     out = []
     i += 1
-    simple = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"', "'": "'"}
+    simple = {
+        "a": "\a",
+        "b": "\b",
+        "f": "\f",
+        "n": "\n",
+        "r": "\r",
+        "t": "\t",
+        "v": "\v",
+        "\\": "\\",
+        '"': '"',
+        "'": "'",
+    }
     while s[i] != '"':
         c = s[i]
         if c != "\\":
@@ -82,7 +95,7 @@ def parse_dump(text: str) -> list[tuple[tuple[tuple[str, str], ...], float, int]
         assert line[0] == "{", line
         i, lbls = 1, []
         while line[i] != "}":
-            m = re.compile(r'([^=]+)=').match(line, i)
+            m = re.compile(r"([^=]+)=").match(line, i)
             name = m.group(1)
             value, i = _go_unquote(line, m.end())
             lbls.append((name, value))
@@ -95,7 +108,12 @@ def parse_dump(text: str) -> list[tuple[tuple[tuple[str, str], ...], float, int]
 
 def xor_chunks(ts, vs, per=120):
     return [
-        ChunkMeta(int(ts[a]), int(ts[min(a + per, len(ts)) - 1]), 1, encode_xor(ts[a : a + per], vs[a : a + per]))
+        ChunkMeta(
+            int(ts[a]),
+            int(ts[min(a + per, len(ts)) - 1]),
+            1,
+            encode_xor(ts[a : a + per], vs[a : a + per]),
+        )
         for a in range(0, len(ts), per)
     ]
 
@@ -112,7 +130,9 @@ def our_series():
         vs[::7] = np.round(vs[::7])
         vs[3], vs[4], vs[5], vs[6] = np.nan, np.inf, -np.inf, -0.0
         vs[8], vs[9] = STALE_NAN, 5e-324
-        out.append(((("__name__", "m_" + "ab"[i % 2]), ("i", str(i)), ("v", v)), xor_chunks(ts, vs)))
+        out.append(
+            ((("__name__", "m_" + "ab"[i % 2]), ("i", str(i)), ("v", v)), xor_chunks(ts, vs))
+        )
     return sorted(out)
 
 
@@ -142,7 +162,9 @@ def test_promtool_analyze_reads_our_block(promtool, our_data_dir):
     assert re.search(r"^Series: (\d+)$", out, re.M).group(1) == str(len(series))
     assert re.search(r"^Label names: (\d+)$", out, re.M).group(1) == "3"
     pairs = {p for lbls, _ in series for p in lbls}
-    assert re.search(r"^Postings \(unique label pairs\): (\d+)$", out, re.M).group(1) == str(len(pairs))
+    assert re.search(r"^Postings \(unique label pairs\): (\d+)$", out, re.M).group(1) == str(
+        len(pairs)
+    )
 
 
 def test_promtool_dump_prints_our_samples(promtool, our_data_dir):
@@ -168,7 +190,9 @@ def openmetrics_input():
     rng = np.random.default_rng(9)
     for step in range(0, 5 * 3600, 30):
         t = t0 + step
-        samples.setdefault((("__name__", "req_total"), ("code", "200")), []).append((t, str(step * 3)))
+        samples.setdefault((("__name__", "req_total"), ("code", "200")), []).append(
+            (t, str(step * 3))
+        )
         v = repr(float(np.round(rng.normal(50, 20), 2)))
         if step == 300:
             v = "NaN"
@@ -235,12 +259,17 @@ def test_rewriting_promtool_blocks_is_byte_identical(promtool_blocks, tmp_path):
             series = []
             for ref in b.all_postings().tolist():
                 lbls, crefs = b.series(ref)
-                series.append((lbls, [ChunkMeta(c.mint, c.maxt, *map(_own, b.chunk(c.ref))) for c in crefs]))
+                series.append(
+                    (lbls, [ChunkMeta(c.mint, c.maxt, *map(_own, b.chunk(c.ref))) for c in crefs])
+                )
             ours = write_block(str(tmp_path), series, b.min_time, b.max_time - 1, ulid=b.ulid)
         for name in ["index", "tombstones", "meta.json"] + [
             os.path.join("chunks", f) for f in sorted(os.listdir(os.path.join(path, "chunks")))
         ]:
-            with open(os.path.join(path, name), "rb") as f1, open(os.path.join(ours, name), "rb") as f2:
+            with (
+                open(os.path.join(path, name), "rb") as f1,
+                open(os.path.join(ours, name), "rb") as f2,
+            ):
                 assert f1.read() == f2.read(), f"{name} of {os.path.basename(path)} differs"
 
 

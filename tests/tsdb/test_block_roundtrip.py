@@ -28,12 +28,26 @@ from tsdb.block import (
 from tsdb.codec.xor import decode_xor, encode_xor
 from tsdb.matchers import Matcher
 
-WEIRD_VALUES = ["plain", 'q"uote', "back\\slash", "new\nline", "ünïcødé", "日本語", "emoji 🦜", "tab\tand space "]
+WEIRD_VALUES = [
+    "plain",
+    'q"uote',
+    "back\\slash",
+    "new\nline",
+    "ünïcødé",
+    "日本語",
+    "emoji 🦜",
+    "tab\tand space ",
+]
 
 
 def xor_chunks(ts: np.ndarray, vs: np.ndarray, per: int = 120) -> list[ChunkMeta]:
     return [
-        ChunkMeta(int(ts[a]), int(ts[min(a + per, len(ts)) - 1]), 1, encode_xor(ts[a : a + per], vs[a : a + per]))
+        ChunkMeta(
+            int(ts[a]),
+            int(ts[min(a + per, len(ts)) - 1]),
+            1,
+            encode_xor(ts[a : a + per], vs[a : a + per]),
+        )
         for a in range(0, len(ts), per)
     ]
 
@@ -54,7 +68,12 @@ def make_series(n: int, seed: int = 1, t0: int = 1_700_000_000_000, samples: int
     for lbls in sorted(sets):
         k = rng.randint(1, samples)
         ts = t0 + np.cumsum(np.array([rng.randint(1, 30_000) for _ in range(k)], dtype=np.int64))
-        vs = np.array([rng.choice([rng.random() * 1e6, float(rng.randint(0, 9)), np.nan, -0.0]) for _ in range(k)])
+        vs = np.array(
+            [
+                rng.choice([rng.random() * 1e6, float(rng.randint(0, 9)), np.nan, -0.0])
+                for _ in range(k)
+            ]
+        )
         out.append((lbls, xor_chunks(ts, vs)))
     return out
 
@@ -91,7 +110,11 @@ def test_round_trip_everything(tmp_path):
             values = sorted({dict(lbls)[name] for lbls, _ in series if name in dict(lbls)})
             assert b.label_values(name) == values
             for v in values:
-                want = [r for r, (lbls, _) in zip(refs.tolist(), series, strict=True) if dict(lbls).get(name) == v]
+                want = [
+                    r
+                    for r, (lbls, _) in zip(refs.tolist(), series, strict=True)
+                    if dict(lbls).get(name) == v
+                ]
                 assert b.postings(name, v).tolist() == want
         assert b.label_values("nope") == [] and len(b.postings("job", "nope")) == 0
         assert b.size_bytes() == sum(
@@ -102,12 +125,19 @@ def test_round_trip_everything(tmp_path):
 def test_select_time_bounds_are_inclusive(tmp_path):
     lbls = (("__name__", "x"),)
     ts = np.arange(0, 31, dtype=np.int64)
-    chunks = [xor_chunks(ts[:11], ts[:11] * 1.0)[0], xor_chunks(ts[20:], ts[20:] * 1.0)[0]]  # [0,10] [20,30]
+    chunks = [
+        xor_chunks(ts[:11], ts[:11] * 1.0)[0],
+        xor_chunks(ts[20:], ts[20:] * 1.0)[0],
+    ]  # [0,10] [20,30]
     path = write_block(str(tmp_path), [(lbls, chunks)], 0, 99)
     with Block.open(path) as b:
 
         def sel(mint, maxt):
-            return [(c.mint, c.maxt) for s in b.select([Matcher.eq("__name__", "x")], mint, maxt) for c in s.chunks]
+            return [
+                (c.mint, c.maxt)
+                for s in b.select([Matcher.eq("__name__", "x")], mint, maxt)
+                for c in s.chunks
+            ]
 
         assert sel(10, 20) == [(0, 10), (20, 30)]
         assert sel(11, 19) == []
@@ -140,7 +170,10 @@ def test_delete_and_tombstones(tmp_path):
         assert b.delete([Matcher.eq("__name__", "b")], 500, 600) == 0  # no data there
         assert b.tombstones() == {ref_a: [(100, 250)]}
         (sa, sb) = b.select([Matcher.neq("__name__", "")], 0, 1000)
-        assert [(c.mint, c.maxt) for c in sa.chunks] == [(0, 99), (200, 299)]  # [100,199] fully deleted
+        assert [(c.mint, c.maxt) for c in sa.chunks] == [
+            (0, 99),
+            (200, 299),
+        ]  # [100,199] fully deleted
         assert sa.deleted == [(100, 250)]
         assert len(sb.chunks) == 3 and sb.deleted == []
         assert b.meta.stats.num_tombstones == 1
@@ -158,8 +191,13 @@ def test_delete_and_tombstones(tmp_path):
 def test_meta_lineage(tmp_path):
     p = BlockDesc("01ARYZ6S41TSV4RRFFQ69G5FAV", 0, 10)
     path = write_block(
-        str(tmp_path), [((("a", "b"),), xor_chunks(np.array([5]), np.array([1.0])))], 0, 9,
-        compaction_level=3, sources=["S1", "S2"], parents=[p],
+        str(tmp_path),
+        [((("a", "b"),), xor_chunks(np.array([5]), np.array([1.0])))],
+        0,
+        9,
+        compaction_level=3,
+        sources=["S1", "S2"],
+        parents=[p],
     )
     with Block.open(path) as b:
         c = b.meta.compaction
@@ -191,7 +229,9 @@ BAD_INPUTS = {
     "empty-value": [((("a", ""),), ONE)],
     "empty-labels": [((), ONE)],
     "outside-range": [((("a", "1"),), [ChunkMeta(5, 50, 1, ONE[0].data)])],
-    "overlap": [((("a", "1"),), [ChunkMeta(1, 5, 1, ONE[0].data), ChunkMeta(5, 6, 1, ONE[0].data)])],
+    "overlap": [
+        ((("a", "1"),), [ChunkMeta(1, 5, 1, ONE[0].data), ChunkMeta(5, 6, 1, ONE[0].data)])
+    ],
     "inverted": [((("a", "1"),), [ChunkMeta(6, 5, 1, ONE[0].data)])],
 }
 

@@ -188,3 +188,26 @@ def test_corrupt_segment_stops_checkpoint(wal):
         checkpoint(wal, 3, alive, MINT)
     assert ei.value.path.endswith(segment_name(1))
     assert wal.segments()[0] == 0  # nothing deleted
+
+
+def test_corrupt_checkpoint(wal, caplog):
+    path = checkpoint(wal, wal.segments()[-2], alive, MINT)
+    index = int(path[-8:])
+    intact = list(wal.replay())
+    first_cp_seg = os.path.join(path, segment_name(0))
+    size = os.path.getsize(first_cp_seg)
+    with open(first_cp_seg, "r+b") as f:
+        f.seek(size // 2)
+        f.write(b"\xde\xad")
+    with pytest.raises(CorruptError) as ei:
+        state(wal)
+    assert ei.value.path == first_cp_seg and ei.value.offset is not None
+    with caplog.at_level("WARNING", logger="tsdb.wal"):
+        got = list(wal.replay(repair=True))
+    # The checkpoint's records up to the damage, then every segment after it.
+    cp_got = [p for s, p in got if s == index]
+    cp_intact = [p for s, p in intact if s == index]
+    assert len(cp_got) < len(cp_intact) and cp_got == cp_intact[: len(cp_got)]
+    assert [x for x in got if x[0] > index] == [x for x in intact if x[0] > index]
+    assert os.path.getsize(first_cp_seg) == size  # checkpoints are never edited
+    assert any(first_cp_seg in r.getMessage() for r in caplog.records)

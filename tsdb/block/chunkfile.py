@@ -140,7 +140,9 @@ class ChunkWriter:
         hdr.append(encoding)
         size = len(hdr) + len(data) + 4
         if size + SEGMENT_HEADER_SIZE > self.segment_size:
-            raise ValueError(f"chunk of {len(data)} bytes does not fit a {self.segment_size}-byte segment")
+            raise ValueError(
+                f"chunk of {len(data)} bytes does not fit a {self.segment_size}-byte segment"
+            )
         if self._f is None or (
             self._n > SEGMENT_HEADER_SIZE and self._n + size > self.segment_size
         ):
@@ -273,7 +275,9 @@ class ChunkReader:
                     got = crc32c_of(enc, data)
                 if got != want:
                     raise CorruptError(
-                        f"chunk checksum mismatch (stored {want:#010x}, computed {got:#010x})", path, pos
+                        f"chunk checksum mismatch (stored {want:#010x}, computed {got:#010x})",
+                        path,
+                        pos,
                     )
                 refs.append(make_ref(index, pos))
                 pos = start + n + 4
@@ -295,12 +299,18 @@ def _map_segment(path: str) -> mmap.mmap:
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size < SEGMENT_HEADER_SIZE:
-            raise CorruptError(f"segment is {size} bytes, shorter than its {SEGMENT_HEADER_SIZE}-byte header", path, 0)
+            raise CorruptError(
+                f"segment is {size} bytes, shorter than its {SEGMENT_HEADER_SIZE}-byte header",
+                path,
+                0,
+            )
         m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     magic, version = struct.unpack_from(">IB", m, 0)
     if magic != SEGMENT_MAGIC:
         m.close()
-        raise CorruptError(f"bad chunk segment magic {magic:#010x} (want {SEGMENT_MAGIC:#010x})", path, 0)
+        raise CorruptError(
+            f"bad chunk segment magic {magic:#010x} (want {SEGMENT_MAGIC:#010x})", path, 0
+        )
     if version != SEGMENT_VERSION:
         m.close()
         raise CorruptError(f"unsupported chunk segment version {version}", path, 4)

@@ -75,6 +75,24 @@ def put_be64(buf: bytearray, x: int) -> None:
     buf += _BE64.pack(x)
 
 
+def uvarint_list(buf: bytes) -> list[int] | None:
+    """Every uvarint in ``buf``, in order; None if ``buf`` ends inside a varint
+    or a value exceeds 64 bits. One tight loop, for records made only of varints."""
+    out = []
+    append = out.append
+    x = shift = 0
+    for b in buf:
+        if b < 0x80:
+            append(x | (b << shift))
+            x = shift = 0
+        else:
+            x |= (b & 0x7F) << shift
+            shift += 7
+    if shift or (out and max(out) > _U64):
+        return None
+    return out
+
+
 class Decbuf:
     """A bounds-checked read cursor over ``buf[pos:end]``.
 
@@ -86,7 +104,9 @@ class Decbuf:
 
     def __init__(self, buf, pos: int, end: int, path: str | None = None):
         if end > len(buf):
-            raise CorruptError(f"section end {end} is past the end of the file ({len(buf)} bytes)", path, pos)
+            raise CorruptError(
+                f"section end {end} is past the end of the file ({len(buf)} bytes)", path, pos
+            )
         self.buf = buf
         self.pos = pos
         self.end = end
@@ -161,4 +181,6 @@ class Decbuf:
         try:
             return str(raw, "utf-8")
         except UnicodeDecodeError as e:
-            raise CorruptError(f"{what} is not valid UTF-8 ({e.reason})", self.path, start) from None
+            raise CorruptError(
+                f"{what} is not valid UTF-8 ({e.reason})", self.path, start
+            ) from None

@@ -110,7 +110,9 @@ class IndexWriter:
             if maxt < mint:
                 raise ValueError(f"chunk maxt {maxt} < mint {mint} in {labels!r}")
             if prev_maxt is not None and mint <= prev_maxt:
-                raise ValueError(f"chunk mint {mint} not after previous chunk's maxt {prev_maxt} in {labels!r}")
+                raise ValueError(
+                    f"chunk mint {mint} not after previous chunk's maxt {prev_maxt} in {labels!r}"
+                )
             if ref < last_ref:
                 raise ValueError(f"chunk ref {ref:#x} < previous ref {last_ref:#x}")
             prev_maxt, last_ref = maxt, ref

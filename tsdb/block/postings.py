@@ -98,4 +98,3 @@ def postings_for_matchers(ix: PostingsSource, matchers: Sequence[Matcher]) -> np
         if len(p):
             result = np.setdiff1d(result, p, assume_unique=True)
     return result.astype(np.int64, copy=False)
-

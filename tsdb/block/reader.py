@@ -68,7 +68,14 @@ class SeriesChunks(NamedTuple):
 class Block:
     """A block directory opened for reading. Use :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, path: str, meta: BlockMeta, index: IndexReader, chunks: ChunkReader, stones: Tombstones):
+    def __init__(
+        self,
+        path: str,
+        meta: BlockMeta,
+        index: IndexReader,
+        chunks: ChunkReader,
+        stones: Tombstones,
+    ):
         self.path = path
         self.meta = meta
         self.index = index
@@ -222,7 +229,9 @@ class Block:
             view.release()
             seg, off = ref >> 32, ref & 0xFFFFFFFF
             raise CorruptError(
-                f"the index references chunk {ref:#x}, which is not a chunk start", self.chunks.paths[seg], off
+                f"the index references chunk {ref:#x}, which is not a chunk start",
+                self.chunks.paths[seg],
+                off,
             )
         n_series = len(self.index.all_postings())
         if self.meta.stats.num_series and self.meta.stats.num_series != n_series:

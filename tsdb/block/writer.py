@@ -113,7 +113,9 @@ def write_block(
             last_maxt = None
             for c in chunks:
                 if c.maxt < c.mint:
-                    raise InvalidBlockInputError(f"chunk maxt {c.maxt} < mint {c.mint} in {labels!r}")
+                    raise InvalidBlockInputError(
+                        f"chunk maxt {c.maxt} < mint {c.mint} in {labels!r}"
+                    )
                 if c.mint < mint or c.maxt > maxt:
                     raise InvalidBlockInputError(
                         f"chunk [{c.mint}, {c.maxt}] of {labels!r} is outside the block [{mint}, {maxt}]"

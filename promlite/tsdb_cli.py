@@ -1,0 +1,173 @@
+"""``promlite tsdb ...``: tools over a data directory, twins of ``promtool tsdb ...``.
+
+* ``list DIR`` — the blocks, their time ranges and sizes;
+* ``analyze DIR [BLOCK]`` — cardinality and compression figures of one block
+  (the newest by default), as ``promtool tsdb analyze`` prints them, plus
+  bytes per sample;
+* ``dump DIR`` — every sample as ``{labels} value timestamp`` lines;
+* ``create-blocks-from openmetrics IN OUT`` — backfill: turn an OpenMetrics
+  file into blocks (see :mod:`promlite.backfill`).
+
+They read blocks directly and never take the DB's lock, so they also work
+on the directory of a running server (as promtool does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import sys
+from collections import Counter
+
+import numpy as np
+
+from tsdb.block import Block, is_ulid
+from tsdb.block_query import read_block
+from tsdb.errors import TSDBError
+from tsdb.matchers import Matcher
+
+
+def _blocks(path: str) -> list[Block]:
+    if not os.path.isdir(path):
+        raise SystemExit(f"error: {path}: no such directory")
+    out = []
+    for name in sorted(os.listdir(path)):
+        p = os.path.join(path, name)
+        if is_ulid(name) and os.path.exists(os.path.join(p, "meta.json")):
+            out.append(Block.open(p))
+    return sorted(out, key=lambda b: b.meta.min_time)
+
+
+def _ts(ms: int) -> str:
+    return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    blocks = _blocks(args.dir)
+    print(f"{'BLOCK ULID':<28}{'MIN TIME':<26}{'MAX TIME':<26}{'DURATION':<12}{'SAMPLES':>12}{'CHUNKS':>10}{'SERIES':>10}{'SIZE':>14}")
+    for b in blocks:
+        m, s = b.meta, b.meta.stats
+        dur = _dt.timedelta(milliseconds=m.max_time - m.min_time)
+        print(f"{m.ulid:<28}{_ts(m.min_time):<26}{_ts(m.max_time):<26}{str(dur):<12}{s.num_samples:>12}{s.num_chunks:>10}{s.num_series:>10}{b.size_bytes():>14}")
+    for b in blocks:
+        b.close()
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    blocks = _blocks(args.dir)
+    if not blocks:
+        print(f"error: no blocks in {args.dir}", file=sys.stderr)
+        return 1
+    if args.block:
+        chosen = [b for b in blocks if b.meta.ulid == args.block]
+        if not chosen:
+            print(f"error: block {args.block} not found in {args.dir}", file=sys.stderr)
+            return 1
+        block = chosen[0]
+    else:
+        block = blocks[-1]
+    m, s = block.meta, block.meta.stats
+    names = block.label_names()
+    postings = sum(len(block.label_values(n)) for n in names)
+    print(f"Block ID: {m.ulid}")
+    print(f"Duration: {_dt.timedelta(milliseconds=m.max_time - m.min_time)}")
+    print(f"Series: {s.num_series}")
+    print(f"Label names: {len(names)}")
+    print(f"Postings (unique label pairs): {postings}")
+    print(f"Samples: {s.num_samples}")
+    print(f"Chunks: {s.num_chunks}")
+    print(f"Size: {block.size_bytes()} bytes ({block.size_bytes() / max(s.num_samples, 1):.3f} bytes/sample)")
+    chunk_bytes = block.chunks.size_bytes() if hasattr(block, "chunks") else 0
+    if chunk_bytes:
+        print(f"Chunk bytes: {chunk_bytes} ({chunk_bytes / max(s.num_samples, 1):.3f} bytes/sample)")
+    card = {n: len(block.label_values(n)) for n in names}
+    print("\nHighest cardinality labels:")
+    for n, c in sorted(card.items(), key=lambda x: (-x[1], x[0]))[: args.limit]:
+        print(f"{c} {n}")
+    metric_counts = Counter({v: len(block.postings("__name__", v)) for v in block.label_values("__name__")})
+    print("\nHighest cardinality metric names:")
+    for n, c in sorted(metric_counts.items(), key=lambda x: (-x[1], x[0]))[: args.limit]:
+        print(f"{c} {n}")
+    for b in blocks:
+        b.close()
+    return 0
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _format_value(v: float) -> str:
+    if np.isnan(v):
+        return "NaN"
+    if np.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return repr(float(v)) if v != int(v) or abs(v) >= 1e21 else str(int(v))
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    matchers = [Matcher.re("__name__", ".+")]
+    out = sys.stdout
+    for b in _blocks(args.dir):
+        labels, arrs = read_block(b, matchers, args.min_time, args.max_time)
+        order = sorted(range(len(labels)), key=labels.__getitem__)
+        for i in order:
+            text = "{" + ", ".join(f"{n}={_quote(v)}" for n, v in labels[i]) + "}"
+            t, v = arrs.series(i)
+            out.writelines(f"{text} {_format_value(x)} {ts}\n" for ts, x in zip(t.tolist(), v.tolist(), strict=True))
+        b.close()
+    return 0
+
+
+def cmd_create_blocks(args: argparse.Namespace) -> int:
+    from .backfill import backfill_openmetrics
+
+    try:
+        report = backfill_openmetrics(args.input, args.output, max_block_ms=args.max_block_duration_ms,
+                                      progress=not args.quiet)
+    except (TSDBError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(report)
+    return 0
+
+
+def _duration_ms(text: str) -> int:
+    units = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+    for u in ("ms", "s", "m", "h", "d", "w"):
+        if text.endswith(u) and text[: -len(u)].isdigit():
+            return int(text[: -len(u)]) * units[u]
+    raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 2h, 30m)")
+
+
+def add_tsdb_commands(sub) -> None:
+    p = sub.add_parser("tsdb", help="tools for a data directory (like promtool tsdb)")
+    tsub = p.add_subparsers(dest="tsdb_command", metavar="COMMAND", required=True)
+
+    lst = tsub.add_parser("list", help="list the blocks of a data directory")
+    lst.add_argument("dir", help="data directory")
+    lst.set_defaults(func=cmd_list)
+
+    an = tsub.add_parser("analyze", help="cardinality and compression of a block")
+    an.add_argument("dir", help="data directory")
+    an.add_argument("block", nargs="?", help="block ULID (default: the newest)")
+    an.add_argument("--limit", type=int, default=20, help="how many items to show in each list")
+    an.set_defaults(func=cmd_analyze)
+
+    dump = tsub.add_parser("dump", help="print every sample of the blocks")
+    dump.add_argument("dir", help="data directory")
+    dump.add_argument("--min-time", type=int, default=-(2**62), help="ms, inclusive")
+    dump.add_argument("--max-time", type=int, default=2**62, help="ms, inclusive")
+    dump.set_defaults(func=cmd_dump)
+
+    cb = tsub.add_parser("create-blocks-from", help="backfill blocks from a file")
+    cbsub = cb.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    om = cbsub.add_parser("openmetrics", help="from an OpenMetrics text file (samples must have timestamps)")
+    om.add_argument("input", help="OpenMetrics file")
+    om.add_argument("output", help="data directory to write blocks into")
+    om.add_argument("--max-block-duration", dest="max_block_duration_ms", type=_duration_ms, default=2 * 3_600_000,
+                    help="largest block to write (default 2h)")
+    om.add_argument("--quiet", action="store_true", help="no progress bar")
+    om.set_defaults(func=cmd_create_blocks)
