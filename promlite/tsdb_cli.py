@@ -26,6 +26,7 @@ from tsdb.block import Block, is_ulid
 from tsdb.block_query import read_block
 from tsdb.errors import TSDBError
 from tsdb.matchers import Matcher
+from tsdb.merge import merge_answers
 
 
 def _blocks(path: str) -> list[Block]:
@@ -108,15 +109,16 @@ def _format_value(v: float) -> str:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
+    """Every sample, series by series across blocks (like ``promtool tsdb dump``)."""
     matchers = [Matcher.re("__name__", ".+")]
+    blocks = _blocks(args.dir)
+    labels, arrs = merge_answers([read_block(b, matchers, args.min_time, args.max_time) for b in blocks])
     out = sys.stdout
-    for b in _blocks(args.dir):
-        labels, arrs = read_block(b, matchers, args.min_time, args.max_time)
-        order = sorted(range(len(labels)), key=labels.__getitem__)
-        for i in order:
-            text = "{" + ", ".join(f"{n}={_quote(v)}" for n, v in labels[i]) + "}"
-            t, v = arrs.series(i)
-            out.writelines(f"{text} {_format_value(x)} {ts}\n" for ts, x in zip(t.tolist(), v.tolist(), strict=True))
+    for i in sorted(range(len(labels)), key=labels.__getitem__):
+        text = "{" + ", ".join(f"{n}={_quote(v)}" for n, v in labels[i]) + "}"
+        t, v = arrs.series(i)
+        out.writelines(f"{text} {_format_value(x)} {ts}\n" for ts, x in zip(t.tolist(), v.tolist(), strict=True))
+    for b in blocks:
         b.close()
     return 0
 

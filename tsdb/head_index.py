@@ -9,6 +9,11 @@ Garbage collection (:meth:`SeriesIndex.remove`) drops series that have no
 data left in the head after a block was cut; it rebuilds only the postings
 lists that mention them.
 
+Memory: label sets are kept *flat* (``(n1, v1, n2, v2, ...)``, one tuple
+instead of one per pair) with every string interned through a symbol table,
+and a postings list with a single ref is kept as a plain int until a second
+ref arrives. Together that roughly halves the index's bytes per series.
+
 Not thread-safe: the DB serialises writers and hands readers copies.
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Sequence
+from itertools import chain
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,9 +35,10 @@ class SeriesIndex:
     """Label sets by ref, refs by label set, and postings by (name, value)."""
 
     def __init__(self) -> None:
-        self._labels: list[Labels | None] = []
-        self._by_labels: dict[Labels, int] = {}
-        self._postings: dict[str, dict[str, array]] = {}
+        self._labels: list[tuple[str, ...] | None] = []  # flat label sets by ref
+        self._by_labels: dict[tuple[str, ...], int] = {}
+        self._postings: dict[str, dict[str, array | int]] = {}
+        self._symbols: dict[str, str] = {}
         self._all = array("q")
         self._num_live = 0
 
@@ -46,11 +53,15 @@ class SeriesIndex:
         return self._num_live
 
     def get(self, labels: Labels) -> int | None:
-        return self._by_labels.get(labels)
+        return self._by_labels.get(tuple(chain.from_iterable(labels)))
+
+    def _intern(self, s: str) -> str:
+        return self._symbols.setdefault(s, s)
 
     def add(self, labels: Labels, ref: int | None = None) -> int:
         """Register a new series; ``ref`` (from WAL replay) must not be below ``next_ref``."""
-        if labels in self._by_labels:
+        flat = tuple(self._intern(x) for x in chain.from_iterable(labels))
+        if flat in self._by_labels:
             raise RuntimeError(f"BUG: series {labels!r} already registered")
         if ref is None:
             ref = len(self._labels)
@@ -58,18 +69,22 @@ class SeriesIndex:
             raise RuntimeError(f"BUG: ref {ref} reused (next ref is {len(self._labels)})")
         if ref > len(self._labels):
             self._labels.extend([None] * (ref - len(self._labels)))
-        self._labels.append(labels)
-        self._by_labels[labels] = ref
+        self._labels.append(flat)
+        self._by_labels[flat] = ref
         self._all.append(ref)
         postings = self._postings
-        for name, value in labels:
+        for i in range(0, len(flat), 2):
+            name, value = flat[i], flat[i + 1]
             values = postings.get(name)
             if values is None:
                 values = postings[name] = {}
             lst = values.get(value)
             if lst is None:
-                lst = values[value] = array("q")
-            lst.append(ref)
+                values[value] = ref
+            elif isinstance(lst, int):
+                values[value] = array("q", (lst, ref))
+            else:
+                lst.append(ref)
         self._num_live += 1
         return ref
 
@@ -81,15 +96,17 @@ class SeriesIndex:
         dead_arr = np.asarray(dead, dtype=np.int64)
         touched: set[tuple[str, str]] = set()
         for r in dead:
-            labels = self._labels[r]
-            assert labels is not None
-            del self._by_labels[labels]
+            flat = self._labels[r]
+            assert flat is not None
+            del self._by_labels[flat]
             self._labels[r] = None
-            touched.update(labels)
+            touched.update(zip(flat[::2], flat[1::2], strict=True))
         for name, value in touched:
             values = self._postings[name]
-            kept = np.setdiff1d(np.frombuffer(values[value], dtype=np.int64), dead_arr, assume_unique=True)
-            if len(kept):
+            kept = np.setdiff1d(_as_array(values[value]), dead_arr, assume_unique=True)
+            if len(kept) == 1:
+                values[value] = int(kept[0])
+            elif len(kept):
                 values[value] = array("q", kept.tobytes())
             else:
                 del values[value]
@@ -101,14 +118,18 @@ class SeriesIndex:
 
     # -- reading (LabelIndex protocol) ---------------------------------------
     def labels(self, ref: int) -> Labels:
-        labels = self._labels[ref]
-        if labels is None:
+        flat = self._labels[ref]
+        if flat is None:
             raise KeyError(f"series ref {ref} is not in the head")
-        return labels
+        return tuple(zip(flat[::2], flat[1::2], strict=True))
 
     def labels_many(self, refs: Sequence[int] | NDArray[np.int64]) -> list[Labels]:
         lab = self._labels
-        return [lab[int(r)] for r in refs]  # type: ignore[misc]
+        out = []
+        for r in refs.tolist() if isinstance(refs, np.ndarray) else refs:
+            flat = lab[r]
+            out.append(tuple(zip(flat[::2], flat[1::2], strict=True)))  # type: ignore[index]
+        return out
 
     def all_postings(self) -> NDArray[np.int64]:
         return np.frombuffer(self._all, dtype=np.int64).copy() if len(self._all) else EMPTY
@@ -118,9 +139,9 @@ class SeriesIndex:
 
     def postings(self, name: str, value: str) -> NDArray[np.int64]:
         lst = self._postings.get(name, {}).get(value)
-        if lst is None or not len(lst):
+        if lst is None:
             return EMPTY
-        return np.frombuffer(lst, dtype=np.int64).copy()
+        return _as_array(lst)
 
     def label_names(self) -> list[str]:
         return sorted(self._postings)
@@ -131,3 +152,14 @@ class SeriesIndex:
 
     def live_refs(self) -> NDArray[np.int64]:
         return self.all_postings()
+
+
+def _as_array(p: array | int) -> NDArray[np.int64]:
+    """A postings entry (a lone ref or an ``array('q')``) as a fresh int64 array.
+
+    A copy, never a view: a view would pin the array's buffer and make the
+    next ``append`` to it fail.
+    """
+    if isinstance(p, int):
+        return np.array([p], dtype=np.int64)
+    return np.frombuffer(p, dtype=np.int64).copy()

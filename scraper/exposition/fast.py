@@ -48,7 +48,16 @@ import numpy as np
 
 from tsdb.labels import Labels
 
-from ._lex import FLOAT_RE, INT64_MAX, INT64_MIN, INT_RE, REAL_RE, TokenError, column_of, parse_om_timestamp
+from ._lex import (
+    FLOAT_RE,
+    INT64_MAX,
+    INT64_MIN,
+    INT_RE,
+    REAL_RE,
+    TokenError,
+    column_of,
+    parse_om_timestamp,
+)
 from .errors import ExpositionError
 from .model import NORMAL_NAN_BITS, Exemplar, Format, Metadata
 from .openmetrics import OMLineParser, OMMeta

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tsdb.block import (
     TMP_SUFFIX,
@@ -261,3 +264,27 @@ def test_stale_tmp_dir_is_replaced(tmp_path):
     assert sorted(os.listdir(path)) == ["chunks", "index", "meta.json", "tombstones"]
     with pytest.raises(FileExistsError):
         write_block(str(tmp_path), [((("a", "1"),), ONE)], 0, 10, ulid=ulid)
+
+
+label_text = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=8)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.dictionaries(label_text, label_text, min_size=1, max_size=4), min_size=1, max_size=12
+    )
+)
+def test_round_trip_arbitrary_unicode_labels(tmp_path, sets):
+    series = sorted({tuple(sorted(d.items())) for d in sets})
+    chunk = xor_chunks(np.array([7]), np.array([0.5]))
+    path = write_block(str(tmp_path), [(s, chunk) for s in series], 0, 10)
+    try:
+        with Block.open(path) as b:
+            b.verify()
+            assert [b.series(r)[0] for r in b.all_postings().tolist()] == series
+            assert b.label_names() == sorted({n for s in series for n, _ in s})
+    finally:
+        shutil.rmtree(path)

@@ -229,11 +229,16 @@ class ChunkReader:
         path = self.paths[index]
         if off < SEGMENT_HEADER_SIZE:
             raise CorruptError(f"chunk ref {ref:#x} points into the segment header", path, off)
-        d = Decbuf(m, off, len(m), path)
-        n = d.uvarint("chunk length")
-        enc = d.byte("chunk encoding")
-        start = d.pos
-        if start + n + 4 > len(m):
+        size = len(m)
+        b0 = m[off] if off < size else 0x80
+        if b0 < 0x80 and off + 1 < size:  # fast path: length < 128
+            n, enc, start = b0, m[off + 1], off + 2
+        else:
+            d = Decbuf(m, off, size, path)
+            n = d.uvarint("chunk length")
+            enc = d.byte("chunk encoding")
+            start = d.pos
+        if start + n + 4 > size:
             raise CorruptError(
                 f"chunk of {n} bytes at ref {ref:#x} runs past the end of the segment ({len(m)} bytes)",
                 path,

@@ -70,9 +70,10 @@ class IndexReader:
                 f"bad index magic {magic:#010x} (want {INDEX_MAGIC:#010x})", self.path, 0
             )
         self.version = m[4]
-        if self.version != 2:
+        # v3 (Prometheus 3) is v2 without label indices; v1 (Prometheus < 2.2) is not read.
+        if self.version not in (2, 3):
             raise CorruptError(
-                f"unsupported index format version {self.version} (only v2 is read)", self.path, 4
+                f"unsupported index format version {self.version} (v2 and v3 are read)", self.path, 4
             )
         toc_at = size - TOC_LEN
         toc_raw = m[toc_at : size - 4]
@@ -226,7 +227,9 @@ class IndexReader:
         start = d.pos
         end = start + n
         if end + 4 > self._series_end:
-            raise CorruptError(f"series entry of {n} bytes runs past the series section", self.path, off)
+            raise CorruptError(
+                f"series entry of {n} bytes runs past the series section", self.path, off
+            )
         body = m[start:end]
         if self.check_crc and crc32(body) != int.from_bytes(m[end : end + 4], "big"):
             raise CorruptError(f"series {ref} checksum mismatch", self.path, off)
@@ -238,11 +241,15 @@ class IndexReader:
         nlabels = vals[0] if nv else 0
         i = 1 + 2 * nlabels
         if i >= nv or 1 + 2 * nlabels + 1 + 3 * vals[i] != nv:
-            raise CorruptError(f"series {ref}: field count does not match its entry", self.path, off)
+            raise CorruptError(
+                f"series {ref}: field count does not match its entry", self.path, off
+            )
         try:
             labels = tuple((syms[vals[j]], syms[vals[j + 1]]) for j in range(1, i, 2))
         except IndexError:
-            raise CorruptError(f"series {ref} references an unknown symbol", self.path, off) from None
+            raise CorruptError(
+                f"series {ref} references an unknown symbol", self.path, off
+            ) from None
         nchunks = vals[i]
         chunks = []
         if nchunks:

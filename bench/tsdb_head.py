@@ -1,0 +1,115 @@
+"""Head append throughput, head memory per series, WAL replay speed.
+
+Usage: ``python -m bench.tsdb_head [--series 100000] [--scrapes 240] [--dir DIR]``
+
+Simulates scrapes: every batch appends one sample to each of ``--series``
+series at one timestamp (15 s apart), through the public Appender
+(``append_batch`` + ``commit``, WAL on, fsync per commit unless
+``--wal-sync``). Reports:
+
+* append throughput (samples/s, one thread, WAL included and excluded),
+* head memory per series beyond the samples: RSS growth minus the bytes the
+  samples themselves occupy (compressed chunks + raw open buffers),
+* WAL replay: time to reopen the DB and samples/s replayed.
+
+A measuring tool, never part of the unit suite; no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+import tsdb
+from tsdb.codec.xor import warmup
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--series", type=int, default=100_000)
+    ap.add_argument("--scrapes", type=int, default=240, help="batches (15 s apart)")
+    ap.add_argument("--wal-sync", default="always", choices=["always", "batch", "never"])
+    ap.add_argument("--dir", default=None, help="data dir (default: a temp dir, removed after)")
+    args = ap.parse_args(argv)
+
+    warmup()
+    path = args.dir or tempfile.mkdtemp(prefix="promlite-bench-")
+    rng = np.random.default_rng(1)
+    try:
+        rss0 = rss_bytes()
+        t0 = time.perf_counter()
+        db = tsdb.open(path, wal_sync=args.wal_sync, auto_compact=False)
+        app = db.appender()
+        refs = np.array(
+            [app.append({"__name__": f"metric_{i % 500}", "instance": f"host-{i // 500}:9100", "job": "node",
+                         "i": str(i)}, 0, 0.0) for i in range(args.series)],
+            dtype=np.int64,
+        )
+        app.commit()
+        t_create = time.perf_counter() - t0
+        rss_series = rss_bytes()
+        base = rng.integers(0, 10_000, args.series).astype(np.float64)
+        t_append = 0.0
+        t_head = 0.0
+        for k in range(1, args.scrapes):
+            vals = base + k * rng.integers(0, 3, args.series)
+            t1 = time.perf_counter()
+            app = db.appender()
+            app.append_batch(refs, k * 15_000, vals)
+            app.commit()
+            t_append += time.perf_counter() - t1
+        # head alone (no WAL) for the same shape
+        h = tsdb.head.Head()
+        hrefs = np.array([h.create((("i", str(i)),)) for i in range(args.series)], dtype=np.int64)
+        for k in range(1, args.scrapes):
+            vals = base + k
+            ts = np.full(args.series, k * 15_000, dtype=np.int64)
+            t1 = time.perf_counter()
+            h.append(hrefs, ts, vals)
+            t_head += time.perf_counter() - t1
+        del h, hrefs
+        nsamples = args.series * (args.scrapes - 1)
+        head = db.head
+        sample_bytes = head.chunks.nbytes + int(head.buf_n.sum()) * 16
+        rss_after = rss_bytes()
+        per_series = (rss_after - rss0 - sample_bytes) / args.series
+        db.close()
+
+        t2 = time.perf_counter()
+        db = tsdb.open(path, auto_compact=False)
+        t_replay = time.perf_counter() - t2
+        db.close()
+
+        print(f"{'figure':<48}{'value':>16}")
+        rows = [
+            ("series", f"{args.series:,}"),
+            ("samples appended", f"{nsamples:,}"),
+            ("series creation (s)", f"{t_create:.2f}"),
+            (f"append via Appender+WAL (wal_sync={args.wal_sync}), M samples/s", f"{nsamples / t_append / 1e6:.2f}"),
+            ("append into Head only, M samples/s", f"{nsamples / t_head / 1e6:.2f}"),
+            ("RSS after series creation, bytes/series", f"{(rss_series - rss0) / args.series:.0f}"),
+            ("head bytes/series beyond the samples", f"{per_series:.0f}"),
+            ("sample bytes in head (chunks + open buffers)/sample", f"{sample_bytes / nsamples:.2f}"),
+            ("WAL size, bytes/sample", f"{sum(os.path.getsize(os.path.join(path, 'wal', f)) for f in os.listdir(os.path.join(path, 'wal')) if f.isdigit()) / nsamples:.2f}"),
+            ("WAL replay (open) seconds", f"{t_replay:.2f}"),
+            ("WAL replay, M samples/s", f"{nsamples / t_replay / 1e6:.2f}"),
+        ]
+        for name, v in rows:
+            print(f"{name:<48}{v:>16}")
+    finally:
+        if not args.dir:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
