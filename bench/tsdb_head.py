@@ -34,6 +34,20 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _warm_head_kernels() -> None:
+    """Compile (or load) every numba kernel before measuring memory: compiling costs tens of MB."""
+    d = tempfile.mkdtemp(prefix="promlite-warm-")
+    try:
+        with tsdb.open(d, block_range_ms=1000) as db:
+            app = db.appender()
+            app.append_series({"__name__": "warm"}, np.arange(0, 5000, 10), np.arange(500.0))
+            app.commit()
+            with db.querier() as q:
+                list(q.select(tsdb.Matcher.eq("__name__", "warm")))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--series", type=int, default=100_000)
@@ -43,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     warmup()
+    _warm_head_kernels()
     path = args.dir or tempfile.mkdtemp(prefix="promlite-bench-")
     rng = np.random.default_rng(1)
     try:
@@ -68,6 +83,12 @@ def main(argv: list[str] | None = None) -> None:
             app.append_batch(refs, k * 15_000, vals)
             app.commit()
             t_append += time.perf_counter() - t1
+        nsamples = args.series * (args.scrapes - 1)
+        head = db.head
+        sample_bytes = head.chunks.nbytes + int(head.buf_n.sum()) * 16
+        rss_after = rss_bytes()
+        per_series = (rss_after - rss0 - sample_bytes) / args.series
+        db.close()
         # head alone (no WAL) for the same shape
         h = tsdb.head.Head()
         hrefs = np.array([h.create((("i", str(i)),)) for i in range(args.series)], dtype=np.int64)
@@ -77,13 +98,6 @@ def main(argv: list[str] | None = None) -> None:
             t1 = time.perf_counter()
             h.append(hrefs, ts, vals)
             t_head += time.perf_counter() - t1
-        del h, hrefs
-        nsamples = args.series * (args.scrapes - 1)
-        head = db.head
-        sample_bytes = head.chunks.nbytes + int(head.buf_n.sum()) * 16
-        rss_after = rss_bytes()
-        per_series = (rss_after - rss0 - sample_bytes) / args.series
-        db.close()
 
         t2 = time.perf_counter()
         db = tsdb.open(path, auto_compact=False)

@@ -27,7 +27,7 @@ from decimal import Decimal
 METRIC_NAME_RE = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
 LABEL_NAME_RE = re.compile(rb"[a-zA-Z_][a-zA-Z0-9_]*")
 # A quoted label value: any byte but '"' and '\', or a backslash and any byte.
-QUOTED_RE = re.compile(rb'"((?:[^"\\]|\\.)*)"', re.S)
+QUOTED_RE = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
 WS_RE = re.compile(rb"[ \t]*")
 
 _REAL = rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
@@ -61,7 +61,7 @@ def describe(line: bytes, pos: int) -> str:
     """What was found at ``pos``, for "expected X, got Y" messages."""
     if pos >= len(line):
         return "end of line"
-    ch = line[pos : pos + 1].decode("utf-8", "replace")
+    ch = _printable(line[pos : pos + 1].decode("utf-8", "replace"))
     return f'"{ch}"' if ch != '"' else "'\"'"
 
 
@@ -158,6 +158,26 @@ def canonical_labels(
     return tuple(sorted(kv for kv in out.items() if kv[1] != ""))
 
 
+def fast_labels(name: str, raw_pairs: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...] | None:
+    """:func:`canonical_labels` for pairs already matched by a line regex
+    (``(name, raw value)`` bytes). Returns None instead of raising -- on a
+    duplicate name or invalid UTF-8 -- so that the caller re-scans the line
+    with the token scanner, which reports the error with its position."""
+    out = {"__name__": name}
+    for ln, lv in raw_pairs:
+        k = ln.decode("ascii")
+        if k in out:
+            return None
+        try:
+            v = lv.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if "\\" in v:
+            v = unescape_label_value(v)
+        out[k] = v
+    return tuple(sorted(kv for kv in out.items() if kv[1]))
+
+
 def format_om_float(f: float) -> str:
     """Prometheus' ``FormatOpenMetricsFloat``: Go's shortest ``%g`` (exponent
     when it is < -4 or >= 6, at least two exponent digits), with ``.0`` appended
@@ -193,6 +213,13 @@ def format_om_float(f: float) -> str:
     return s if ("." in s or "e" in s) else s + ".0"
 
 
+def _printable(s: str) -> str:
+    """Control characters (CR, NUL, tab...) shown escaped, so messages stay on one line."""
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
+
+
 def _show(tok: bytes) -> str:
-    s = tok[:64].decode("utf-8", "replace")
+    s = _printable(tok[:64].decode("utf-8", "replace"))
     return f'"{s}"' + ("..." if len(tok) > 64 else "")

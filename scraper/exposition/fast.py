@@ -244,8 +244,11 @@ def _bulk_floats(toks: list[bytes]) -> list[float] | None:
         floats = list(map(float, toks))
     except ValueError:
         return None
-    if (math.inf in floats or -math.inf in floats) and any(
-        math.isinf(f) and b"n" not in t.lower() for f, t in zip(floats, toks, strict=True)
+    if (
+        (math.inf in floats or -math.inf in floats)
+        # Only a literal with an exponent, or one of over 300 digits, can overflow.
+        and (b"e" in joined or b"E" in joined or len(joined) > 300)
+        and any(math.isinf(f) and b"n" not in t.lower() for f, t in zip(floats, toks, strict=True))
     ):
         return None  # an overflowing literal such as 1e309
     return floats

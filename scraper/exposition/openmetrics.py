@@ -51,12 +51,12 @@ EOF_LINE = b"# EOF"
 _META_RE = re.compile(rb"# (TYPE|HELP|UNIT) ")
 _TOKEN_RE = re.compile(rb"[^ ]*")
 _UNIT_RE = re.compile(rb"[a-zA-Z0-9_:]*")
-_HELP_RE = re.compile(rb"(?:[^\\]|\\.)*", re.S)
-_L = rb'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"'
+_HELP_RE = re.compile(rb"[^\\]*(?:\\.[^\\]*)*", re.S)
+_L = rb'[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*(?:\\.[^"\\]*)*"'
 _SIMPLE_RE = re.compile(
     rb"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:" + _L + rb"(?:," + _L + rb")*)?\})? ([^ ]+)(?: ([^ ]+))?", re.S
 )
-_PAIR_RE = re.compile(rb'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', re.S)
+_PAIR_RE = re.compile(rb'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
 
 
 class OMSample(NamedTuple):
@@ -163,13 +163,17 @@ class OMLineParser:
         body = m.group(2)
         pairs: list[tuple[str, str, int]] = []
         if body is not None and len(body) > 2:
-            base = m.start(2)
-            for pm in _PAIR_RE.finditer(body):
-                lname = pm.group(1).decode("ascii")
-                v = decode_utf8(pm.group(2), base + pm.start(2), f'value of label "{lname}"')
-                pairs.append((lname, unescape_label_value(v), base + pm.start()))
+            for ln, lv in _PAIR_RE.findall(body):
+                try:
+                    v = lv.decode("utf-8")
+                except UnicodeDecodeError:
+                    return self._sample(line)  # the scanner reports it, with its column
+                pairs.append((ln.decode("ascii"), unescape_label_value(v), 0))
         series_end = m.end(2) if body is not None else m.end(1)
-        labels = self._canonical(name, pairs)
+        try:
+            labels = self._canonical(name, pairs)
+        except TokenError:
+            return self._sample(line)  # a duplicate label: again for the column
         return OMSample(line[:series_end], name, pairs, labels, value, sec, ms, None, 0, line[:series_end])
 
     def _sample(self, line: bytes) -> OMSample:

@@ -36,6 +36,7 @@ from ._lex import (
     canonical_labels,
     decode_utf8,
     describe,
+    fast_labels,
     format_om_float,
     parse_float,
     parse_int64,
@@ -56,8 +57,8 @@ _TEXT_TYPES: dict[bytes, MetricType] = {
 _META_RE = re.compile(rb"#[ \t]+(HELP|TYPE)[ \t]+")
 _VALUE_TOKEN_RE = re.compile(rb"[^ \t{]+")
 _TS_TOKEN_RE = re.compile(rb"[^ \t]+")
-_PAIR_RE = re.compile(rb'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', re.S)
-_L = rb'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"'
+_PAIR_RE = re.compile(rb'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
+_L = rb'[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*(?:\\.[^"\\]*)*"'
 # The common line: one blank between series, value and optional timestamp.
 _SIMPLE_RE = re.compile(
     rb"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:" + _L + rb"(?:," + _L + rb")*,?)?\})? ([^ \t{]+)(?: ([^ \t]+))?",
@@ -106,18 +107,23 @@ class TextLineParser:
         if body is None or len(body) == 2:
             labels: tuple[tuple[str, str], ...] = (("__name__", name),)
         else:
-            pairs = []
-            base = m.start(2)
-            for pm in _PAIR_RE.finditer(body):
-                pairs.append(
-                    (
-                        pm.group(1).decode("ascii"),
-                        self._value(name, pm.group(1), pm.group(2), base + pm.start(2)),
-                        base + pm.start(),
-                    )
-                )
-            labels = canonical_labels(name, pairs)
+            labels = fast_labels(name, _PAIR_RE.findall(body))
+            if labels is None:  # an error or a rare case: let the scanner handle it
+                return self._sample(line, 0)
+            if self._type is not None and len(labels) > 1:
+                labels = self._normalise_all(name, labels)
         return (line[: m.end(2) if body is not None else m.end(1)], labels, value, ts, line[: vstart - 1])
+
+    def _normalise_all(self, name: str, labels: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        out = []
+        changed = False
+        for k, v in labels:
+            if k == "le" or k == "quantile":
+                nv = self._normalise(name, k.encode(), v)
+                changed = changed or nv != v
+                v = nv
+            out.append((k, v))
+        return tuple(out) if changed else labels
 
     def _sample(self, line: bytes, pos: int) -> SampleLine:
         n = len(line)

@@ -189,3 +189,17 @@ def test_index_pointing_between_chunks_fails_verify(tmp_path):
         ref = b.series(int(b.all_postings()[0]))[1][0].ref
         with pytest.raises(CorruptError):
             b.chunks.chunk(ref + 1, verify=True)
+
+
+@pytest.mark.parametrize(("version", "ok"), [(1, False), (2, True), (3, True), (4, False)])
+def test_index_versions(damaged, pristine, version, ok):
+    # v3 (Prometheus 3) has v2's layout minus label indices; v1 is not supported.
+    p = os.path.join(damaged, "index")
+    raw = bytearray(open(p, "rb").read())
+    raw[4] = version
+    open(p, "wb").write(raw)
+    if ok:
+        assert read_all(damaged) == read_all(pristine)
+    else:
+        with pytest.raises(CorruptError, match=f"version {version}"):
+            Block.open(damaged)

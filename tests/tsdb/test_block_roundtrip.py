@@ -173,10 +173,8 @@ def test_delete_and_tombstones(tmp_path):
         assert b.delete([Matcher.eq("__name__", "b")], 500, 600) == 0  # no data there
         assert b.tombstones() == {ref_a: [(100, 250)]}
         (sa, sb) = b.select([Matcher.neq("__name__", "")], 0, 1000)
-        assert [(c.mint, c.maxt) for c in sa.chunks] == [
-            (0, 99),
-            (200, 299),
-        ]  # [100,199] fully deleted
+        # [100, 199] is deleted entirely: dropped; [200, 299] partly: kept, with the interval
+        assert [(c.mint, c.maxt) for c in sa.chunks] == [(0, 99), (200, 299)]
         assert sa.deleted == [(100, 250)]
         assert len(sb.chunks) == 3 and sb.deleted == []
         assert b.meta.stats.num_tombstones == 1
@@ -185,6 +183,9 @@ def test_delete_and_tombstones(tmp_path):
         b.delete([Matcher.eq("__name__", "a")], 0, 99)
         assert b.tombstones() == {ref_a: [(0, 250)]}
         assert [s.labels for s in b.select([Matcher.re("__name__", "a|b")], 0, 150)] == [lbls_b]
+        b.delete([Matcher.eq("__name__", "b")], -(2**63), 2**63 - 1)  # clamped to the data
+        ref_b = int(b.postings("__name__", "b")[0])
+        assert b.tombstones() == {ref_a: [(0, 250)], ref_b: [(0, 299)]}
         write_tombstones(path, {})
         b.reload_tombstones()
         assert b.tombstones() == {} and read_tombstones(path) == {}

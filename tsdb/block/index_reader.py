@@ -73,7 +73,9 @@ class IndexReader:
         # v3 (Prometheus 3) is v2 without label indices; v1 (Prometheus < 2.2) is not read.
         if self.version not in (2, 3):
             raise CorruptError(
-                f"unsupported index format version {self.version} (v2 and v3 are read)", self.path, 4
+                f"unsupported index format version {self.version} (v2 and v3 are read)",
+                self.path,
+                4,
             )
         toc_at = size - TOC_LEN
         toc_raw = m[toc_at : size - 4]

@@ -193,7 +193,8 @@ class Block:
     def delete(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> int:
         """Mark ``[mint, maxt]`` deleted for the matching series (Prometheus's ``Block.Delete``).
 
-        Only series with a chunk overlapping the range get a tombstone. Rewrites
+        Only series with a chunk overlapping the range get a tombstone, clamped
+        to the series' first and last timestamps. Rewrites
         the tombstones file and meta.json's ``numTombstones`` atomically.
         Returns the number of series that got an interval.
         """
@@ -204,7 +205,9 @@ class Block:
         for ref in self.postings_for_matchers(matchers).tolist():
             _, crefs = self.index.series(ref)
             if any(c.mint <= maxt and c.maxt >= mint for c in crefs):
-                stones[ref] = add_interval(stones.get(ref, []), mint, maxt)
+                # Clamped to the series' data, as Prometheus does.
+                lo, hi = max(mint, crefs[0].mint), min(maxt, crefs[-1].maxt)
+                stones[ref] = add_interval(stones.get(ref, []), lo, hi)
                 hit += 1
         if hit:
             write_tombstones(self.path, stones)

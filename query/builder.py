@@ -1,0 +1,510 @@
+"""Parse-tree callbacks: build AST nodes and run Prometheus's grammar-action checks.
+
+lark calls these methods bottom-up while it reduces (``transformer=`` on an
+LALR parser), so no parse tree is ever built. Each method corresponds to a
+rule or alias in ``grammar.lark`` and receives that rule's children: lexer
+``Token``s and already-built values.
+
+The checks here are the ones Prometheus performs inside its yacc actions
+(``generated_parser.y`` and the helpers it calls in ``parse.go``): unknown
+functions, aggregation argument counts, trailing commas, modifiers applied
+to the wrong kind of expression, non-positive literal ranges, division by a
+literal zero in durations. They raise ``ParseError`` at once; since LR
+parsers reduce in input order, the first one raised is the first one
+Prometheus records. Type checks that Prometheus runs after parsing
+(``checkAST``) live in ``checker.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from lark import Token, Transformer
+
+from tsdb.matchers import InvalidMatcherError, Matcher
+
+from .ast import (
+    AGGREGATORS_WITH_PARAM,
+    EXPERIMENTAL_AGGREGATORS,
+    AggregateExpr,
+    BinaryExpr,
+    Call,
+    Cardinality,
+    DurationExpr,
+    Expr,
+    MatrixSelector,
+    NumberLiteral,
+    ParenExpr,
+    StringLiteral,
+    SubqueryExpr,
+    UnaryExpr,
+    VectorMatching,
+    VectorSelector,
+)
+from .durations import parse_prometheus_duration, seconds_to_ms
+from .errors import ParseError
+from .functions import FUNCTIONS
+from .numbers import parse_number
+from .quoting import format_go_f, go_quote, is_valid_utf8
+from .regex_errors import regex_error_message
+
+# Terminal -> operator spelling used in the AST.
+OP_NAMES = {
+    "ADD": "+", "SUB": "-", "MUL": "*", "DIV": "/", "MOD": "%", "POW": "^", "ATAN2": "atan2",
+    "EQLC": "==", "NEQ": "!=", "LTE": "<=", "LSS": "<", "GTE": ">=", "GTR": ">",
+    "TRIM_UPPER": "</", "TRIM_LOWER": ">/", "LAND": "and", "LOR": "or", "LUNLESS": "unless",
+}
+_MATCH_OPS = {"EQL": "=", "NEQ": "!=", "EQL_REGEX": "=~", "NEQ_REGEX": "!~"}
+_MAX_DURATION_S = (1 << 63) / 1e9  # Prometheus keeps durations in int64 nanoseconds.
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """Which experimental PromQL features the parser accepts.
+
+    All default to enabled: the upstream PromQL test suite, our referee,
+    runs with every one of them on. Prometheus itself defaults to off.
+    """
+
+    experimental_functions: bool = True
+    duration_expressions: bool = True
+    extended_range_selectors: bool = True
+    binop_fill_modifiers: bool = True
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    labels: tuple[str, ...]
+    end: int
+
+
+@dataclass(frozen=True)
+class _Body:
+    args: tuple[Expr, ...]
+    end: int
+
+
+@dataclass(frozen=True)
+class _DurationValue:
+    """The value after ``offset`` or in ``[...]``: a literal, or an expression."""
+
+    literal: NumberLiteral | None
+    expr: DurationExpr | None
+
+    @property
+    def node(self) -> NumberLiteral | DurationExpr:
+        return self.literal if self.literal is not None else self.expr  # type: ignore[return-value]
+
+
+def _start(x: Token | Expr) -> int:
+    return x.start_pos if isinstance(x, Token) else x.pos[0]  # type: ignore[union-attr]
+
+
+def _end(x: Token | Expr) -> int:
+    return x.end_pos if isinstance(x, Token) else x.pos[1]  # type: ignore[union-attr]
+
+
+class Builder(Transformer):
+    """Turns reductions into AST nodes for one query (one instance per parse)."""
+
+    def __init__(self, query: str, options: ParseOptions):
+        super().__init__(visit_tokens=False)
+        self.query = query
+        self.options = options
+
+    def _fail(self, message: str, pos: tuple[int, int]) -> ParseError:
+        return ParseError(message, pos, self.query)
+
+    def _tok_range(self, tok: Token) -> tuple[int, int]:
+        return (tok.start_pos, tok.end_pos)
+
+    # -- literals -------------------------------------------------------------
+
+    def _num_value(self, tok: Token) -> float:
+        if tok.type == "DURATION":
+            try:
+                return parse_prometheus_duration(tok.value) / 1000.0
+            except ValueError as e:
+                raise self._fail(str(e), self._tok_range(tok)) from None
+        try:
+            return parse_number(tok.value)
+        except ValueError as e:
+            raise self._fail(f"error parsing number: {e}", self._tok_range(tok)) from None
+
+    def start(self, c):
+        return c[0]
+
+    def number_literal(self, c):
+        tok = c[0]
+        return NumberLiteral(self._num_value(tok), tok.type == "DURATION", pos=self._tok_range(tok))
+
+    def string_literal(self, c):
+        tok = c[0]
+        return StringLiteral(tok.value, pos=self._tok_range(tok))
+
+    def paren_expr(self, c):
+        return ParenExpr(c[1], pos=(c[0].start_pos, c[2].end_pos))
+
+    def unary_expr(self, c):
+        op, e = c
+        if isinstance(e, NumberLiteral):
+            value = -e.value if op.type == "SUB" else e.value
+            return NumberLiteral(value, e.duration, pos=(op.start_pos, e.pos[1]))
+        return UnaryExpr(OP_NAMES[op.type], e, pos=(op.start_pos, e.pos[1]))
+
+    # -- binary operators -------------------------------------------------------
+
+    def binary_expr(self, c):
+        lhs, op, (return_bool, matching), rhs = c
+        node = BinaryExpr(OP_NAMES[op.type], lhs, rhs, return_bool, matching, pos=(lhs.pos[0], rhs.pos[1]))
+        if (matching.fill_lhs is not None or matching.fill_rhs is not None) and not self.options.binop_fill_modifiers:
+            raise self._fail("binop fill modifiers are experimental and not enabled", node.pos)
+        return node
+
+    def bin_mod(self, c):
+        bool_tok, vm, fill = c
+        matching = vm if vm is not None else VectorMatching()
+        if fill is not None:
+            matching = dataclasses.replace(matching, fill_lhs=fill[0], fill_rhs=fill[1])
+        return (bool_tok is not None, matching)
+
+    def vector_matching(self, c):
+        on_tok, grouping, side = c
+        card, include = Cardinality.ONE_TO_ONE, ()
+        if side is not None:
+            card, include = side
+        return VectorMatching(card, on_tok.type == "ON", grouping.labels, include)
+
+    def group_side(self, c):
+        tok, grouping = c
+        card = Cardinality.MANY_TO_ONE if tok.type == "GROUP_LEFT" else Cardinality.ONE_TO_MANY
+        return (card, grouping.labels if grouping is not None else ())
+
+    def fill_both(self, c):
+        return (c[1], c[1])
+
+    def fill_left(self, c):
+        return (c[1], None)
+
+    def fill_right(self, c):
+        return (None, c[1])
+
+    def fill_left_right(self, c):
+        return (c[1], c[3])
+
+    def fill_right_left(self, c):
+        return (c[3], c[1])
+
+    def fill_value(self, c):
+        if len(c) == 3:
+            return self._num_value(c[1])
+        value = self._num_value(c[2])
+        return -value if c[1].type == "SUB" else value
+
+    # -- grouping labels --------------------------------------------------------
+
+    def grouping_labels(self, c):
+        labels: tuple[str, ...] = tuple(c[1]) if len(c) > 2 else ()
+        return _Grouping(labels, c[-1].end_pos)
+
+    def grouping_label_list(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        c[0].append(c[2])
+        return c[0]
+
+    def grouping_label(self, c):
+        tok = c[0]
+        name = tok.value
+        if not name or not is_valid_utf8(name):
+            raise self._fail(f"invalid label name for grouping: {go_quote(name)}", self._tok_range(tok))
+        return name
+
+    def grouping_mod(self, c):
+        return (c[0].type == "WITHOUT", c[1])
+
+    # -- function calls and aggregations ------------------------------------------
+
+    def call_args(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        c[0].append(c[2])
+        return c[0]
+
+    def call_body(self, c):
+        args = tuple(c[1]) if len(c) == 3 else ()
+        return _Body(args, c[-1].end_pos)
+
+    def call_body_trailing_comma(self, c):
+        raise self._fail("trailing commas not allowed in function call args", self._tok_range(c[2]))
+
+    def function_call(self, c):
+        name_tok, body = c
+        name = name_tok.value
+        spec = FUNCTIONS.get(name)
+        if spec is None:
+            raise self._fail(f"unknown function with name {go_quote(name)}", self._tok_range(name_tok))
+        if spec.experimental and not self.options.experimental_functions:
+            raise self._fail(f"function {go_quote(name)} is not enabled", self._tok_range(name_tok))
+        return Call(name, body.args, pos=(name_tok.start_pos, body.end))
+
+    def aggregate_pre(self, c):
+        op_tok, (without, grouping), body = c
+        return self._aggregate(op_tok, body, without, grouping, body.end)
+
+    def aggregate_post(self, c):
+        op_tok, body, mod = c
+        if mod is None:
+            return self._aggregate(op_tok, body, False, None, body.end)
+        without, grouping = mod
+        return self._aggregate(op_tok, body, without, grouping, grouping.end)
+
+    def _aggregate(self, op_tok: Token, body: _Body, without: bool, grouping: _Grouping | None, end: int):
+        op = op_tok.value.lower()
+        pos = (op_tok.start_pos, end)
+        args = body.args
+        if not args:
+            raise self._fail("no arguments for aggregate expression provided", pos)
+        wanted = 1
+        param = None
+        if op in AGGREGATORS_WITH_PARAM:
+            if op in EXPERIMENTAL_AGGREGATORS and not self.options.experimental_functions:
+                raise self._fail(
+                    f"{op}() is experimental and must be enabled with --enable-feature=promql-experimental-functions",
+                    pos,
+                )
+            wanted = 2
+            param = args[0]
+        if len(args) != wanted:
+            raise self._fail(
+                f"wrong number of arguments for aggregate expression provided, expected {wanted}, got {len(args)}",
+                pos,
+            )
+        labels = grouping.labels if grouping is not None else ()
+        return AggregateExpr(op, args[wanted - 1], param, labels, without, pos=pos)
+
+    # -- vector selectors -----------------------------------------------------------
+
+    def metric_identifier(self, c):
+        return c[0]
+
+    def vector_selector(self, c):
+        name_tok, braces = c
+        name = name_tok.value
+        matchers = list(braces[0]) if braces is not None else []
+        matchers.append(Matcher.eq("__name__", name))
+        end = braces[2] if braces is not None else name_tok.end_pos
+        return VectorSelector(name, tuple(matchers), pos=(name_tok.start_pos, end))
+
+    def vector_selector_braces(self, c):
+        matchers, start, end = c[0]
+        return VectorSelector(None, tuple(matchers), pos=(start, end))
+
+    def label_matchers(self, c):
+        matchers = c[1] if len(c) > 2 else []
+        return (matchers, c[0].start_pos, c[-1].end_pos)
+
+    def label_match_list(self, c):
+        if len(c) == 1:
+            return [c[0]]
+        c[0].append(c[2])
+        return c[0]
+
+    def label_matcher(self, c):
+        name_tok, op_tok, value_tok = c
+        try:
+            return Matcher.parse_op(name_tok.value, _MATCH_OPS[op_tok.type], value_tok.value)
+        except InvalidMatcherError:
+            message = regex_error_message(value_tok.value)
+            raise self._fail(message, (name_tok.start_pos, value_tok.end_pos)) from None
+
+    def name_matcher(self, c):
+        return Matcher.eq("__name__", c[0].value)
+
+    # -- range selectors and subqueries ------------------------------------------
+
+    def matrix_selector(self, c):
+        e, lb, dur, rb = c
+        bracket = (lb.start_pos, rb.end_pos)
+        if not isinstance(e, VectorSelector):
+            raise self._fail("ranges only allowed for vector selectors", bracket)
+        if e.offset_ms != 0 or e.offset_expr is not None:
+            raise self._fail("no offset modifiers allowed before range", bracket)
+        if e.at is not None:
+            raise self._fail("no @ modifiers allowed before range", bracket)
+        range_ms, range_expr = self._positive_duration(dur)
+        return MatrixSelector(e, range_ms, range_expr, pos=(e.pos[0], rb.end_pos))
+
+    def subquery_expr(self, c):
+        e, _lb, rng, _colon, step, rb = c
+        range_ms, range_expr = self._positive_duration(rng)
+        step_ms, step_expr = (None, None) if step is None else self._positive_duration(step)
+        return SubqueryExpr(e, range_ms, step_ms, range_expr=range_expr, step_expr=step_expr, pos=(e.pos[0], rb.end_pos))
+
+    def _positive_duration(self, d: NumberLiteral | DurationExpr) -> tuple[int | None, DurationExpr | None]:
+        """Range or step: a literal must be > 0 (parse error, as in Prometheus)."""
+        if isinstance(d, NumberLiteral):
+            if d.value <= 0:
+                raise self._fail("duration must be greater than 0", d.pos)
+            return seconds_to_ms(d.value), None
+        if not d.is_constant:
+            return None, d
+        ms = self._fold(d)
+        if ms <= 0:
+            # Prometheus only finds this when it evaluates the query.
+            raise self._fail("duration must be greater than 0", d.pos)
+        return ms, d
+
+    def _fold(self, d: DurationExpr) -> int:
+        try:
+            return d.evaluate_ms()
+        except ZeroDivisionError as e:
+            raise self._fail(str(e), d.pos) from None
+        except OverflowError:
+            raise self._fail("duration out of range", d.pos) from None
+
+    # -- offset, @, anchored, smoothed ----------------------------------------------
+
+    def offset_value(self, c):
+        if len(c) == 1:
+            atom = c[0]
+            start = atom.pos[0]
+            sign = None
+        else:
+            sign, atom = c
+            start = sign.start_pos
+        if isinstance(atom, NumberLiteral):
+            value = -atom.value if sign is not None and sign.type == "SUB" else atom.value
+            if not -_MAX_DURATION_S <= value <= _MAX_DURATION_S:
+                raise self._fail("duration out of range", (start, atom.pos[1]))
+            return _DurationValue(NumberLiteral(value, atom.duration, pos=(start, atom.pos[1])), None)
+        if sign is not None and sign.type == "SUB":
+            atom = DurationExpr("-", None, atom, pos=(start, atom.pos[1]))
+        return _DurationValue(None, atom)
+
+    def offset_expr(self, c):
+        e, _tok, value = c
+        if value.literal is not None:
+            offset_ms, offset_expr = seconds_to_ms(value.literal.value), None
+        else:
+            offset_expr = value.expr
+            offset_ms = self._fold(offset_expr) if offset_expr.is_constant else 0
+        end = value.node.pos[1]
+        target = e.vector_selector if isinstance(e, MatrixSelector) else e
+        if not isinstance(target, (VectorSelector, SubqueryExpr)):
+            raise self._fail(
+                "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                e.pos,
+            )
+        if target.offset_ms != 0 or target.offset_expr is not None:
+            raise self._fail("offset may not be set multiple times", e.pos)
+        if isinstance(e, MatrixSelector):
+            vs = dataclasses.replace(target, offset_ms=offset_ms, offset_expr=offset_expr)
+            return dataclasses.replace(e, vector_selector=vs, pos=(e.pos[0], end))
+        return dataclasses.replace(e, offset_ms=offset_ms, offset_expr=offset_expr, pos=(e.pos[0], end))
+
+    def at_value(self, c):
+        if len(c) == 1:
+            return (self._num_value(c[0]), c[0].end_pos)
+        value = self._num_value(c[1])
+        return (-value if c[0].type == "SUB" else value, c[1].end_pos)
+
+    def at_start_end(self, c):
+        return (c[0].type.lower(), c[2].end_pos)
+
+    def at_expr(self, c):
+        e, _tok, (value, end) = c
+        if isinstance(value, float):
+            if math.isinf(value) or math.isnan(value) or value >= 9.223372036854776e18 or value <= -9.223372036854776e18:
+                raise self._fail(f"timestamp out of bounds for @ modifier: {format_go_f(value)}", e.pos)
+            at = int(math.floor(abs(value) * 1000 + 0.5)) * (1 if value >= 0 else -1)
+        else:
+            at = value
+        target = e.vector_selector if isinstance(e, MatrixSelector) else e
+        if not isinstance(target, (VectorSelector, SubqueryExpr)):
+            raise self._fail(
+                "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                e.pos,
+            )
+        if target.at is not None:
+            raise self._fail("@ <timestamp> may not be set multiple times", e.pos)
+        if isinstance(e, MatrixSelector):
+            return dataclasses.replace(e, vector_selector=dataclasses.replace(target, at=at), pos=(e.pos[0], end))
+        return dataclasses.replace(e, at=at, pos=(e.pos[0], end))
+
+    def anchored_expr(self, c):
+        return self._extended(c[0], "anchored")
+
+    def smoothed_expr(self, c):
+        return self._extended(c[0], "smoothed")
+
+    def _extended(self, e: Expr, which: str) -> Expr:
+        if not self.options.extended_range_selectors:
+            raise self._fail(f"{which} modifier is experimental and not enabled", e.pos)
+        other = "smoothed" if which == "anchored" else "anchored"
+        if isinstance(e, VectorSelector):
+            if getattr(e, other):
+                raise self._fail("anchored and smoothed modifiers cannot be used together", e.pos)
+            return dataclasses.replace(e, **{which: True})
+        if isinstance(e, MatrixSelector):
+            vs = e.vector_selector
+            if getattr(vs, other):
+                raise self._fail("anchored and smoothed modifiers cannot be used together", e.pos)
+            return dataclasses.replace(e, vector_selector=dataclasses.replace(vs, **{which: True}))
+        if isinstance(e, SubqueryExpr):
+            raise self._fail(f"{which} modifier is not supported for subqueries", e.pos)
+        raise self._fail(f"{which} modifier not implemented", e.pos)
+
+    # -- duration expressions ------------------------------------------------------
+
+    def _experimental_duration(self, d: DurationExpr) -> DurationExpr:
+        if not self.options.duration_expressions:
+            raise self._fail("experimental duration expression is not enabled", d.pos)
+        return d
+
+    def dur_number(self, c):
+        tok = c[0]
+        value = self._num_value(tok)
+        if not -_MAX_DURATION_S <= value <= _MAX_DURATION_S:
+            raise self._fail("duration out of range", self._tok_range(tok))
+        return NumberLiteral(value, tok.type == "DURATION", pos=self._tok_range(tok))
+
+    def dur_unary(self, c):
+        op, x = c
+        pos = (op.start_pos, x.pos[1])
+        if isinstance(x, NumberLiteral):
+            value = -x.value if op.type == "SUB" else x.value
+            return NumberLiteral(value, x.duration, pos=pos)
+        if op.type == "SUB":
+            return DurationExpr("-", None, x, pos=pos)
+        return x
+
+    def dur_binary(self, c):
+        lhs, op, rhs = c
+        sym = OP_NAMES[op.type]
+        if sym in ("/", "%") and isinstance(rhs, NumberLiteral) and rhs.value == 0:
+            raise self._fail("division by zero" if sym == "/" else "modulo by zero", self._tok_range(op))
+        return self._experimental_duration(DurationExpr(sym, lhs, rhs, pos=(lhs.pos[0], rhs.pos[1])))
+
+    def dur_step_range(self, c):
+        return self._experimental_duration(DurationExpr(c[0].type.lower(), pos=(c[0].start_pos, c[2].end_pos)))
+
+    def dur_min_max(self, c):
+        name_tok, _lp, lhs, _comma, rhs, rp = c
+        name = name_tok.value.lower()
+        if name not in ("min_of", "max_of"):
+            raise self._fail(
+                f"unexpected identifier {go_quote(name_tok.value)} in offset, expected number, duration, step(), or range()",
+                self._tok_range(name_tok),
+            )
+        return self._experimental_duration(DurationExpr(name, lhs, rhs, pos=(name_tok.start_pos, rp.end_pos)))
+
+    def dur_paren(self, c):
+        lp, x, rp = c
+        pos = (lp.start_pos, rp.end_pos)
+        if isinstance(x, DurationExpr):
+            # Prometheus marks the inner expression as wrapped (once).
+            return self._experimental_duration(dataclasses.replace(x, wrapped=True, pos=pos))
+        return self._experimental_duration(DurationExpr("+", None, x, wrapped=True, pos=pos))
