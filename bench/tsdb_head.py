@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
             t_append += time.perf_counter() - t1
         nsamples = args.series * (args.scrapes - 1)
         head = db.head
-        sample_bytes = head.chunks.nbytes + int(head.buf_n.sum()) * 16
+        sample_bytes = head.chunks.nbytes + int(((head.nbits.astype(np.int64) + 7) // 8).sum())
         rss_after = rss_bytes()
         per_series = (rss_after - rss0 - sample_bytes) / args.series
         db.close()
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             ("append into Head only, M samples/s", f"{nsamples / t_head / 1e6:.2f}"),
             ("RSS after series creation, bytes/series", f"{(rss_series - rss0) / args.series:.0f}"),
             ("head bytes/series beyond the samples", f"{per_series:.0f}"),
-            ("sample bytes in head (chunks + open buffers)/sample", f"{sample_bytes / nsamples:.2f}"),
+            ("sample bytes in head (sealed + open chunks)/sample", f"{sample_bytes / nsamples:.2f}"),
             ("WAL size, bytes/sample", f"{sum(os.path.getsize(os.path.join(path, 'wal', f)) for f in os.listdir(os.path.join(path, 'wal')) if f.isdigit()) / nsamples:.2f}"),
             ("WAL replay (open) seconds", f"{t_replay:.2f}"),
             ("WAL replay, M samples/s", f"{nsamples / t_replay / 1e6:.2f}"),

@@ -31,7 +31,6 @@ import enum
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Union
 
 from tsdb.matchers import Matcher
 
@@ -47,7 +46,7 @@ AGGREGATORS_WITH_PARAM = frozenset({"topk", "bottomk", "count_values", "quantile
 EXPERIMENTAL_AGGREGATORS = frozenset({"limitk", "limit_ratio"})
 
 
-class Cardinality(str, enum.Enum):
+class Cardinality(enum.StrEnum):
     """Vector matching cardinality (Prometheus ``VectorMatchCardinality``)."""
 
     ONE_TO_ONE = "one-to-one"
@@ -201,7 +200,7 @@ def go_pow(a: float, b: float) -> float:
         return math.nan
 
 
-AtValue = Union[int, str, None]
+AtValue = int | str | None
 """``@`` modifier: a timestamp in ms, ``"start"``, ``"end"``, or ``None``."""
 
 

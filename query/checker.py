@@ -196,7 +196,7 @@ class Checker:
                     arg.pos,
                 )
             new_args.append(checked)
-        if all(a is b for a, b in zip(new_args, node.args)) and len(new_args) == nargs:
+        if all(a is b for a, b in zip(new_args, node.args, strict=False)) and len(new_args) == nargs:
             return node
         return dataclasses.replace(node, args=tuple(new_args) + node.args[len(new_args):])
 

@@ -54,7 +54,7 @@ def _order_by_labels(labels, arrs: SampleArrays):
 
 def write_head_block(path: str, head: Head, start: int, end: int, chunk_samples: int) -> Block | None:
     """Persist the head's samples in ``[start, end)`` as a level-1 block; None when there are none."""
-    head.flush_buffers_before(end)
+    head.flush_open_chunks_before(end)
     refs = head.series_in_range(start, end - 1)
     if not len(refs):
         return None

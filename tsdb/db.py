@@ -39,7 +39,7 @@ from . import compact as compaction
 from .appender import Appender, LabelsLike
 from .block import Block
 from .errors import ClosedError, CorruptError, InvalidSampleError, TSDBError
-from .head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_BUFFER_SAMPLES, AppendStats, Head
+from .head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_SAMPLES, DEFAULT_SLAB_BYTES, AppendStats, Head
 from .labels import make_labels
 from .matchers import Matcher
 from .wal import WAL, checkpoint, decode_record, encode_samples, encode_series, encode_tombstones
@@ -66,8 +66,11 @@ class Options:
     wal_sync: str = "always"
     wal_sync_interval_ms: float = 100.0
     wal_segment_bytes: int = 128 * 2**20
-    #: raw samples buffered per series in the head before they are encoded
-    head_buffer_samples: int = DEFAULT_BUFFER_SAMPLES
+    #: most samples in a head chunk (Prometheus: 120)
+    head_chunk_samples: int = DEFAULT_CHUNK_SAMPLES
+    #: bytes reserved per series for its open, XOR-encoded head chunk; a chunk
+    #: that would outgrow it is sealed early (noisy series get shorter chunks)
+    head_slab_bytes: int = DEFAULT_SLAB_BYTES
     #: samples per chunk in persisted blocks (Prometheus: 120)
     block_chunk_samples: int = 120
     #: compact automatically after commits (set False to call :meth:`DB.compact` yourself)
@@ -100,7 +103,10 @@ class DB:
         self._closed = False
         self._lock_fd = self._acquire_dir_lock()
         try:
-            self.head = Head(buffer_samples=opts.head_buffer_samples, block_range_ms=opts.block_range_ms)
+            self.head = Head(
+                chunk_samples=opts.head_chunk_samples, slab_bytes=opts.head_slab_bytes,
+                block_range_ms=opts.block_range_ms,
+            )
             self._logged = np.zeros(0, dtype=bool)
             self.blocks: list[Block] = []
             self._remove_tmp_dirs()

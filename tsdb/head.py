@@ -3,18 +3,19 @@
 Strategy
 --------
 * Series state is a struct of numpy arrays indexed by ref (``last_t``,
-  ``last_bits``, ``slot``); open buffers (raw samples not yet encoded) are
-  rows of two 2-D arrays indexed by *slot*, reused after a series dies.
+  ``last_bits``, ``slot``); each live series' *open chunk* is a row of a
+  2-D ``uint8`` slab indexed by *slot* (reused after a series dies), kept
+  XOR-encoded as samples arrive (see ``head_kernels``).
 * :meth:`Head.append` runs one compiled kernel over the whole batch (order
-  checks, buffer writes, flush decisions), then encodes every flushed buffer
-  with one ``encode_xor_many`` call into :class:`HeadChunks`.
-* Reads decode the selected sealed chunks with one ``decode_xor_many`` call
-  and add the open buffers' raw samples.
+  checks, in-place encoding, sealing decisions) and moves the sealed chunks
+  into :class:`HeadChunks` in one call.
+* Reads decode the selected sealed chunks and open chunks with two
+  ``decode_xor_many`` calls and merge them per series in a kernel.
 
 Invariants
 ----------
 * Per series, samples are strictly increasing in time: sealed chunks in
-  time order, then the open buffer.
+  time order, then the open chunk.
 * No head chunk straddles a block window (``block_range``), see
   ``head_kernels``.
 * ``last_t[ref]`` is the newest accepted timestamp (``NO_SAMPLE`` when none).
@@ -30,23 +31,26 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .codec.xor import decode_xor_many, encode_xor_many
+from .codec.xor import decode_xor_many
 from .growable import grow
 from .head_chunks import HeadChunks
 from .head_index import SeriesIndex
 from .head_kernels import (
     DUPLICATE_DIFFERENT,
     NO_SAMPLE,
+    NO_WINDOW,
     OUT_OF_BOUNDS,
     OUT_OF_ORDER,
     append_samples,
-    merge_sealed_and_open,
+    merge_two,
+    seal_slots,
 )
 from .labels import Labels
 from .matchers import Matcher
 from .samples import SampleArrays
 
-DEFAULT_BUFFER_SAMPLES = 32
+DEFAULT_CHUNK_SAMPLES = 120
+DEFAULT_SLAB_BYTES = 256
 DEFAULT_BLOCK_RANGE_MS = 2 * 3600 * 1000
 
 
@@ -72,12 +76,15 @@ class Head:
     def __init__(
         self,
         *,
-        buffer_samples: int = DEFAULT_BUFFER_SAMPLES,
+        chunk_samples: int = DEFAULT_CHUNK_SAMPLES,
+        slab_bytes: int = DEFAULT_SLAB_BYTES,
         block_range_ms: int = DEFAULT_BLOCK_RANGE_MS,
     ) -> None:
-        if not 2 <= buffer_samples <= 65535:
-            raise ValueError("buffer_samples must be in 2..65535")
-        self.cap = buffer_samples
+        if not 2 <= chunk_samples <= 65535:
+            raise ValueError("chunk_samples must be in 2..65535")
+        if not 64 <= slab_bytes <= 65536:
+            raise ValueError("slab_bytes must be in 64..65536")
+        self.max_samples = chunk_samples
         self.block_range = int(block_range_ms)
         self.index = SeriesIndex()
         self.chunks = HeadChunks()
@@ -85,10 +92,14 @@ class Head:
         self.last_t = np.zeros(0, dtype=np.int64)
         self.last_bits = np.zeros(0, dtype=np.int64)
         self.slot_of = np.zeros(0, dtype=np.int64)
-        # slot-indexed
-        self.buf_t = np.zeros((0, self.cap), dtype=np.int64)
-        self.buf_v = np.zeros((0, self.cap), dtype=np.int64)
-        self.buf_n = np.zeros(0, dtype=np.int64)
+        # slot-indexed: the open chunk and its encoder state
+        self.slab = np.zeros((0, slab_bytes), dtype=np.uint8)
+        self.nsamp = np.zeros(0, dtype=np.int32)
+        self.nbits = np.zeros(0, dtype=np.int32)
+        self.first_t = np.zeros(0, dtype=np.int64)
+        self.prev_delta = np.zeros(0, dtype=np.int64)
+        self.lead = np.zeros(0, dtype=np.uint8)
+        self.trail = np.zeros(0, dtype=np.uint8)
         self.slot_ref = np.zeros(0, dtype=np.int64)
         self._nslots = 0
         self._free_slots: list[int] = []
@@ -99,6 +110,8 @@ class Head:
         #: deleted intervals per ref, applied on read and when persisting
         self.tombstones: dict[int, list[tuple[int, int]]] = {}
         self.totals = AppendStats()
+
+    _SLOT_ARRAYS = ("slab", "nsamp", "nbits", "first_t", "prev_delta", "lead", "trail", "slot_ref")
 
     # -- series ----------------------------------------------------------------
     def get_or_create(self, labels: Labels) -> tuple[int, bool]:
@@ -126,12 +139,12 @@ class Head:
         else:
             s = self._nslots
             self._nslots += 1
-            if s >= len(self.buf_n):
-                self.buf_t = grow(self.buf_t, s + 1)
-                self.buf_v = grow(self.buf_v, s + 1)
-                self.buf_n = grow(self.buf_n, s + 1)
-                self.slot_ref = grow(self.slot_ref, s + 1, fill=-1)
-        self.buf_n[s] = 0
+            if s >= len(self.nsamp):
+                for name in self._SLOT_ARRAYS:
+                    setattr(self, name, grow(getattr(self, name), s + 1))
+        self.nsamp[s] = 0
+        self.nbits[s] = 0
+        self.lead[s] = NO_WINDOW
         self.slot_ref[s] = ref
         return s
 
@@ -155,19 +168,20 @@ class Head:
         status = np.zeros(n, dtype=np.int8)
         if not n:
             return status, AppendStats()
-        buffered = int(self.buf_n[self.slot_of[refs]].sum())
-        stage_t = np.empty(n + buffered, dtype=np.int64)
-        stage_v = np.empty(n + buffered, dtype=np.int64)
-        stage_ref = np.empty(n, dtype=np.int64)
-        stage_start = np.empty(n, dtype=np.int64)
-        stage_count = np.empty(n, dtype=np.int64)
-        nflush = append_samples(
-            refs, ts, vbits, self.min_valid_t, self.block_range,
-            self.last_t, self.last_bits, self.slot_of, self.buf_t, self.buf_v, self.buf_n,
-            stage_t, stage_v, stage_ref, stage_start, stage_count, status,
+        stage = np.empty(n * self.slab.shape[1], dtype=np.uint8)  # untouched pages cost nothing
+        st_ref = np.empty(n, dtype=np.int64)
+        st_off = np.empty(n + 1, dtype=np.int64)
+        st_mint = np.empty(n, dtype=np.int64)
+        st_maxt = np.empty(n, dtype=np.int64)
+        k, nbytes = append_samples(
+            refs, ts, vbits, self.min_valid_t, self.block_range, self.max_samples,
+            self.last_t, self.last_bits, self.slot_of,
+            self.slab, self.nsamp, self.nbits, self.first_t, self.prev_delta, self.lead, self.trail,
+            stage, st_ref, st_off, st_mint, st_maxt, status,
         )
-        if nflush:
-            self._seal(stage_ref[:nflush], stage_t, stage_v, stage_start[:nflush], stage_count[:nflush])
+        if k:
+            st_off[k] = nbytes
+            self.chunks.add(st_ref[:k], stage, st_off[: k + 1], st_mint[:k], st_maxt[:k])
         counts = np.bincount(status, minlength=5)
         stats = AppendStats(
             appended=int(counts[0]),
@@ -176,31 +190,30 @@ class Head:
             out_of_bounds=int(counts[OUT_OF_BOUNDS]),
         )
         if stats.appended:
-            ok_ts = ts[status == 0]
+            ok_ts = ts[status == 0] if stats.appended < n else ts
             self.min_time = min(self.min_time, int(ok_ts.min()))
             self.max_time = max(self.max_time, int(ok_ts.max()))
         self.totals.add(stats)
         return status, stats
 
-    def _seal(self, refs, stage_t, stage_v, starts, counts) -> None:
-        data, offsets = encode_xor_many(stage_t, stage_v.view(np.float64), starts, counts)
-        mints = stage_t[starts]
-        maxts = stage_t[starts + counts - 1]
-        self.chunks.add(refs, data, offsets, mints, maxts)
-
-    def flush_buffers_before(self, t: int) -> None:
-        """Seal every open buffer whose samples start before ``t`` (before cutting a block)."""
-        slots = np.nonzero((self.buf_n[: self._nslots] > 0) & (self.buf_t[: self._nslots, 0] < t))[0]
+    def flush_open_chunks_before(self, t: int) -> None:
+        """Seal every open chunk that starts before ``t`` (before cutting a block)."""
+        m = self._nslots
+        slots = np.nonzero((self.nsamp[:m] > 0) & (self.first_t[:m] < t))[0]
         if not len(slots):
             return
-        counts = self.buf_n[slots].copy()
-        starts = np.zeros(len(slots), dtype=np.int64)
-        np.cumsum(counts[:-1], out=starts[1:])
-        mask = np.arange(self.cap)[None, :] < counts[:, None]
-        stage_t = self.buf_t[slots][mask]
-        stage_v = self.buf_v[slots][mask]
-        self._seal(self.slot_ref[slots], stage_t, stage_v, starts, counts)
-        self.buf_n[slots] = 0
+        k = len(slots)
+        stage = np.empty(int(((self.nbits[slots].astype(np.int64) + 7) // 8).sum()), dtype=np.uint8)
+        st_ref = np.empty(k, dtype=np.int64)
+        st_off = np.empty(k + 1, dtype=np.int64)
+        st_mint = np.empty(k, dtype=np.int64)
+        st_maxt = np.empty(k, dtype=np.int64)
+        k, nbytes = seal_slots(
+            slots.astype(np.int64), self.slot_ref, self.slab, self.nsamp, self.nbits, self.first_t,
+            self.last_t, self.lead, stage, st_ref, st_off, st_mint, st_maxt,
+        )
+        st_off[k] = nbytes
+        self.chunks.add(st_ref[:k], stage, st_off[: k + 1], st_mint[:k], st_maxt[:k])
 
     # -- reading -------------------------------------------------------------------
     def select_refs(self, matchers: Sequence[Matcher]) -> NDArray[np.int64]:
@@ -215,13 +228,27 @@ class Head:
         chunk_edges = np.zeros(len(refs) + 1, dtype=np.int64)
         np.cumsum(counts, out=chunk_edges[1:])
         sealed_edges = bounds[chunk_edges]
-        room = len(sealed_t) + int(self.buf_n[self.slot_of[refs]][self.slot_of[refs] >= 0].sum())
+
+        slots = self.slot_of[refs]
+        has_open = slots >= 0
+        has_open[has_open] = self.nsamp[slots[has_open]] > 0
+        open_slots = slots[has_open]
+        width = self.slab.shape[1]
+        open_t, open_v, open_bounds = decode_xor_many(
+            self.slab.reshape(-1), open_slots * width, (self.nbits[open_slots].astype(np.int64) + 7) // 8
+        )
+        per_ref = np.zeros(len(refs), dtype=np.int64)
+        per_ref[has_open] = np.diff(open_bounds)
+        open_edges = np.zeros(len(refs) + 1, dtype=np.int64)
+        np.cumsum(per_ref, out=open_edges[1:])
+
+        room = len(sealed_t) + len(open_t)
         out_t = np.empty(room, dtype=np.int64)
         out_v = np.empty(room, dtype=np.int64)
         edges = np.empty(len(refs) + 1, dtype=np.int64)
-        n = merge_sealed_and_open(
-            sealed_t, sealed_v.view(np.int64), sealed_edges, refs, self.slot_of,
-            self.buf_t, self.buf_v, self.buf_n, mint, maxt, out_t, out_v, edges,
+        n = merge_two(
+            sealed_t, sealed_v.view(np.int64), sealed_edges, open_t, open_v.view(np.int64), open_edges,
+            mint, maxt, out_t, out_v, edges,
         )
         result = SampleArrays(refs, out_t[:n], out_v[:n].view(np.float64), edges)
         if self.tombstones:
@@ -230,21 +257,23 @@ class Head:
 
     # -- persistence helpers -----------------------------------------------------------
     def series_in_range(self, mint: int, maxt: int) -> NDArray[np.int64]:
-        """Refs of the series with any sample in ``[mint, maxt]`` (sealed chunks only)."""
+        """Refs of the series with any sealed chunk overlapping ``[mint, maxt]``."""
         c = self.chunks
         sel = (c.mint[: c.n] <= maxt) & (c.maxt[: c.n] >= mint)
         return np.unique(c.ref[: c.n][sel])
 
     def truncate(self, before: int) -> NDArray[np.int64]:
         """Drop data older than ``before`` and garbage-collect series left empty; returns the dead refs."""
-        self.flush_buffers_before(before)
+        self.flush_open_chunks_before(before)
         self.chunks.truncate(before)
         self.min_valid_t = max(self.min_valid_t, before)
         live_chunks = np.zeros(len(self.last_t), dtype=bool)
         live_chunks[self.chunks.refs_with_chunks()] = True
         refs = self.index.live_refs()
-        has_buf = self.buf_n[self.slot_of[refs]] > 0
-        dead = refs[~live_chunks[refs] & ~has_buf]
+        has_open = self.nsamp[self.slot_of[refs]] > 0
+        # a series that never had a sample may be waiting in an appender: spare it
+        had_samples = self.last_t[refs] != NO_SAMPLE
+        dead = refs[~live_chunks[refs] & ~has_open & had_samples]
         if len(dead):
             for r in dead.tolist():
                 s = int(self.slot_of[r])
@@ -261,11 +290,10 @@ class Head:
                 del self.tombstones[r]
         c = self.chunks
         self.min_time = int(c.mint[: c.n].min()) if c.n else np.iinfo(np.int64).max
-        nb = self.buf_n[: self._nslots]
-        if (nb > 0).any():
-            self.min_time = min(self.min_time, int(self.buf_t[: self._nslots, 0][nb > 0].min()))
-        if self.min_time == np.iinfo(np.int64).max:
-            self.max_time = max(self.max_time, NO_SAMPLE)
+        m = self._nslots
+        open_ = self.nsamp[:m] > 0
+        if open_.any():
+            self.min_time = min(self.min_time, int(self.first_t[:m][open_].min()))
         return dead
 
     def delete(self, refs: NDArray[np.int64], mint: int, maxt: int) -> None:
@@ -275,8 +303,5 @@ class Head:
 
     def memory_bytes(self) -> int:
         """Bytes held by numpy state (excludes the Python label index)."""
-        return int(
-            self.chunks.memory_bytes() + self.last_t.nbytes + self.last_bits.nbytes + self.slot_of.nbytes
-            + self.buf_t.nbytes + self.buf_v.nbytes + self.buf_n.nbytes + self.slot_ref.nbytes
-        )
-
+        state = sum(getattr(self, n).nbytes for n in self._SLOT_ARRAYS)
+        return int(self.chunks.memory_bytes() + self.last_t.nbytes + self.last_bits.nbytes + self.slot_of.nbytes + state)

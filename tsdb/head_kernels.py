@@ -1,29 +1,34 @@
-"""Compiled kernels of the head's hot paths.
+"""Compiled kernels of the head's hot paths: appending samples into open XOR chunks.
 
-A scrape appends one sample to each of many series; a backfill appends many
-samples to one series. Both go through :func:`append_samples`, a numba loop
-over the batch (numpy cannot express "reject if older than the newest sample
-of *this* series, including the ones earlier in this batch").
+Every live series owns a *slot*: a fixed-size row of a 2-D ``uint8`` array
+(the slab) holding its open chunk, already XOR-encoded exactly as
+Prometheus's ``xorAppender`` would encode it, plus a few encoder-state
+integers in parallel arrays (bits used, previous delta, leading/trailing
+window, chunk start time). An append writes the new sample's bits in place,
+so the head keeps no raw samples and no per-series Python object: a series
+costs its slab row (256 bytes by default) and ~40 bytes of state.
 
-Per-series state is a struct of arrays indexed by ref (``last_t``,
-``last_bits``, ``slot``); the open buffers are indexed by *slot*
-(``buf_t[slot, i]``, ``buf_v[slot, i]``, ``buf_n[slot]``), so that refs of
-series that died can be left behind without keeping a buffer each.
+A chunk is *sealed* (its bytes copied to the staging area, then into
+:class:`~tsdb.head_chunks.HeadChunks` by the caller) before a sample that
 
-A buffer is *flushed* (copied to the staging area, then encoded by the
-caller into a head chunk) when it is full, or before a sample that falls in
-another block window than the buffer's first sample: head chunks never
-straddle a block boundary, so cutting a block is a selection, not a split.
+* would make it exceed ``max_samples`` (120, as Prometheus),
+* falls in another block window than the chunk's first sample (so no head
+  chunk straddles a block boundary and cutting a block is a selection), or
+* might not fit in the slab row (the worst case for one sample is 20 bytes).
 
-Status codes per sample: see ``OK``... below. Values are compared as bit
-patterns, so NaN payloads (the staleness marker) are duplicates only of
-themselves.
+The kernel also enforces the ordering rules per sample, as Prometheus does:
+see the status codes below. Values are compared as bit patterns, so a NaN
+payload (the staleness marker) is a duplicate only of itself.
+
+See docs/format/chunks.md for the bit layout this writes.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+
+from .codec._intrinsics import clz64, ctz64
 
 OK = 0
 OUT_OF_ORDER = 1
@@ -32,30 +37,111 @@ DUPLICATE_DIFFERENT = 3  # same timestamp, other value: rejected
 OUT_OF_BOUNDS = 4  # older than the head's lower bound (already in a block)
 
 NO_SAMPLE = np.iinfo(np.int64).min
+#: most bytes one sample can add to a chunk (first sample: 2 + 10 + 8)
+WORST_SAMPLE_BYTES = 20
+NO_WINDOW = 0xFF
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put(row, pos, x, nbits):
+    """OR the low ``nbits`` bits of uint64 ``x`` into ``row`` at bit ``pos`` (MSB first)."""
+    while nbits > 0:
+        idx = pos >> 3
+        free = 8 - (pos & 7)
+        take = free if free < nbits else nbits
+        chunk = (x >> np.uint64(nbits - take)) & np.uint64((1 << take) - 1)
+        row[idx] |= np.uint8(chunk << np.uint64(free - take))
+        pos += take
+        nbits -= take
+    return pos
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put_uvarint(row, pos, x):
+    """Byte-aligned uvarint at bit ``pos`` (a multiple of 8)."""
+    idx = pos >> 3
+    while x >= np.uint64(0x80):
+        row[idx] = np.uint8((x & np.uint64(0x7F)) | np.uint64(0x80))
+        x >>= np.uint64(7)
+        idx += 1
+    row[idx] = np.uint8(x)
+    return (idx + 1) << 3
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put_value(row, pos, s, new_bits, prev_bits, lead, trail):
+    delta = np.uint64(new_bits) ^ np.uint64(prev_bits)
+    if delta == np.uint64(0):
+        return _put(row, pos, np.uint64(0), 1)
+    pos = _put(row, pos, np.uint64(1), 1)
+    nl = np.int64(clz64(delta))
+    nt = np.int64(ctz64(delta))
+    if nl >= 32:
+        nl = 31
+    ol = np.int64(lead[s])
+    if ol != NO_WINDOW and nl >= ol and nt >= np.int64(trail[s]):
+        ot = np.int64(trail[s])
+        pos = _put(row, pos, np.uint64(0), 1)
+        return _put(row, pos, delta >> np.uint64(ot), 64 - ol - ot)
+    lead[s] = nl
+    trail[s] = nt
+    sig = 64 - nl - nt
+    pos = _put(row, pos, np.uint64(1), 1)
+    pos = _put(row, pos, np.uint64(nl), 5)
+    pos = _put(row, pos, np.uint64(sig & 63), 6)
+    return _put(row, pos, delta >> np.uint64(nt), sig)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put_dod(row, pos, dod):
+    if dod == 0:
+        return _put(row, pos, np.uint64(0), 1)
+    u = np.uint64(dod)
+    if -8191 <= dod <= 8192:
+        pos = _put(row, pos, np.uint64(0b10), 2)
+        return _put(row, pos, u, 14)
+    if -65535 <= dod <= 65536:
+        pos = _put(row, pos, np.uint64(0b110), 3)
+        return _put(row, pos, u, 17)
+    if -524287 <= dod <= 524288:
+        pos = _put(row, pos, np.uint64(0b1110), 4)
+        return _put(row, pos, u, 20)
+    pos = _put(row, pos, np.uint64(0b1111), 4)
+    return _put(row, pos, u, 64)
 
 
 @numba.njit(cache=True, nogil=True)
-def _window(t, block_range):
-    # floor division that is right for negative timestamps too
-    q = t // block_range
-    return q
+def _seal(s, r, slab, nsamp, nbits, first_t, last_t, lead, stage, stage_pos, k, st_ref, st_off, st_mint, st_maxt):
+    """Copy slot ``s``'s open chunk to the staging area as sealed chunk ``k``; reset the slot."""
+    nbytes = (nbits[s] + 7) >> 3
+    st_ref[k] = r
+    st_off[k] = stage_pos
+    st_mint[k] = first_t[s]
+    st_maxt[k] = last_t[r]
+    for j in range(nbytes):
+        stage[stage_pos + j] = slab[s, j]
+        slab[s, j] = 0
+    nsamp[s] = 0
+    nbits[s] = 0
+    lead[s] = NO_WINDOW
+    return stage_pos + nbytes
 
 
 @numba.njit(cache=True, nogil=True)
 def append_samples(
-    refs, ts, vbits, min_valid_t, block_range,
-    last_t, last_bits, slot_of, buf_t, buf_v, buf_n,
-    stage_t, stage_v, stage_ref, stage_start, stage_count, status,
+    refs, ts, vbits, min_valid_t, block_range, max_samples,
+    last_t, last_bits, slot_of,
+    slab, nsamp, nbits, first_t, prev_delta, lead, trail,
+    stage, st_ref, st_off, st_mint, st_maxt, status,
 ):
-    """Append ``(refs[i], ts[i], vbits[i])`` in order; return the number of flushed buffers.
+    """Append ``(refs[i], ts[i], vbits[i])`` in order; returns (sealed chunks, staged bytes).
 
-    ``vbits`` are the float64 values viewed as int64. Flushed buffers are
-    copied to ``stage_t/stage_v`` (flat), described by ``stage_ref``,
-    ``stage_start`` and ``stage_count``; the caller sizes the staging area
-    for the worst case (see ``staging_capacity``).
+    ``vbits`` are the float64 values viewed as int64. Sealed chunk ``k`` is
+    ``stage[st_off[k]:st_off[k+1]]`` (the caller appends the end offset) of
+    series ``st_ref[k]``; size ``stage`` for ``len(refs) * slab_width`` bytes.
     """
-    cap = buf_t.shape[1]
-    nflush = 0
+    cap_bits = slab.shape[1] * 8
+    k = 0
     spos = 0
     for i in range(refs.shape[0]):
         r = refs[i]
@@ -72,37 +158,85 @@ def append_samples(
             status[i] = DUPLICATE_SAME if b == last_bits[r] else DUPLICATE_DIFFERENT
             continue
         s = slot_of[r]
-        n = buf_n[s]
-        if n > 0 and (n == cap or _window(buf_t[s, 0], block_range) != _window(t, block_range)):
-            stage_ref[nflush] = r
-            stage_start[nflush] = spos
-            stage_count[nflush] = n
-            for j in range(n):
-                stage_t[spos + j] = buf_t[s, j]
-                stage_v[spos + j] = buf_v[s, j]
-            spos += n
-            nflush += 1
+        n = nsamp[s]
+        if n > 0 and (
+            n >= max_samples
+            or nbits[s] + WORST_SAMPLE_BYTES * 8 > cap_bits
+            or first_t[s] // block_range != t // block_range
+        ):
+            spos = _seal(s, r, slab, nsamp, nbits, first_t, last_t, lead, stage, spos, k, st_ref, st_off, st_mint, st_maxt)
+            k += 1
             n = 0
-        buf_t[s, n] = t
-        buf_v[s, n] = b
-        buf_n[s] = n + 1
+        row = slab[s]
+        if n == 0:
+            pos = 16  # the 2-byte sample count comes first
+            zz = (np.uint64(t) << np.uint64(1)) ^ np.uint64(t >> 63)
+            pos = _put_uvarint(row, pos, zz)
+            pos = _put(row, pos, np.uint64(b), 64)
+            first_t[s] = t
+            lead[s] = NO_WINDOW
+        elif n == 1:
+            d = t - lt
+            pos = _put_uvarint(row, nbits[s], np.uint64(d))
+            pos = _put_value(row, pos, s, b, last_bits[r], lead, trail)
+            prev_delta[s] = d
+        else:
+            d = t - lt
+            pos = _put_dod(row, nbits[s], d - prev_delta[s])
+            pos = _put_value(row, pos, s, b, last_bits[r], lead, trail)
+            prev_delta[s] = d
+        n += 1
+        nbits[s] = pos
+        nsamp[s] = n
+        row[0] = np.uint8(n >> 8)
+        row[1] = np.uint8(n & 0xFF)
         last_t[r] = t
         last_bits[r] = b
         status[i] = OK
-    return nflush
+    return k, spos
 
 
-def staging_capacity(nsamples: int, nseries: int, cap: int) -> tuple[int, int]:
-    """Worst-case (flushes, staged samples) for a batch of ``nsamples`` over ``nseries`` series.
+@numba.njit(cache=True, nogil=True)
+def seal_slots(
+    slots, slot_ref, slab, nsamp, nbits, first_t, last_t, lead,
+    stage, st_ref, st_off, st_mint, st_maxt,
+):
+    """Seal the open chunks of ``slots`` (those holding samples); returns (chunks, bytes)."""
+    k = 0
+    spos = 0
+    for i in range(slots.shape[0]):
+        s = slots[i]
+        if nsamp[s] == 0:
+            continue
+        spos = _seal(s, slot_ref[s], slab, nsamp, nbits, first_t, last_t, lead, stage, spos, k, st_ref, st_off, st_mint, st_maxt)
+        k += 1
+    return k, spos
 
-    Every flush but the first of a series needs a full buffer of new
-    samples... except window changes, which can flush after one sample; so
-    the bound is one flush per sample, and every staged sample is either
-    new or was already buffered (at most ``cap`` per series).
+
+@numba.njit(cache=True, nogil=True)
+def merge_two(a_t, a_v, a_edges, b_t, b_v, b_edges, mint, maxt, out_t, out_v, out_edges):
+    """Per row: rows of CSR set ``a`` then of ``b``, clipped to ``[mint, maxt]``; returns samples written.
+
+    Values travel as int64 bit patterns.
     """
-    flushes = nsamples
-    samples = nsamples + nseries * cap
-    return flushes, samples
+    pos = 0
+    nrows = a_edges.shape[0] - 1
+    for i in range(nrows):
+        out_edges[i] = pos
+        for j in range(a_edges[i], a_edges[i + 1]):
+            t = a_t[j]
+            if t >= mint and t <= maxt:
+                out_t[pos] = t
+                out_v[pos] = a_v[j]
+                pos += 1
+        for j in range(b_edges[i], b_edges[i + 1]):
+            t = b_t[j]
+            if t >= mint and t <= maxt:
+                out_t[pos] = t
+                out_v[pos] = b_v[j]
+                pos += 1
+    out_edges[nrows] = pos
+    return pos
 
 
 @numba.njit(cache=True, nogil=True)
@@ -115,35 +249,4 @@ def gather_bytes(src, offsets, lengths, out):
         for j in range(n):
             out[pos + j] = src[o + j]
         pos += n
-    return pos
-
-
-@numba.njit(cache=True, nogil=True)
-def merge_sealed_and_open(
-    sealed_t, sealed_v, sealed_edges, refs, slot_of, buf_t, buf_v, buf_n, mint, maxt, out_t, out_v, out_edges
-):
-    """Per ref: its decoded sealed samples, then its open buffer, clipped to ``[mint, maxt]``.
-
-    Writes CSR output (``out_edges`` has ``len(refs) + 1`` entries) and
-    returns the number of samples written. ``buf_v`` holds value bits
-    (int64); ``out_v`` is int64 too and viewed as float64 by the caller.
-    """
-    pos = 0
-    for i in range(refs.shape[0]):
-        out_edges[i] = pos
-        for j in range(sealed_edges[i], sealed_edges[i + 1]):
-            t = sealed_t[j]
-            if t >= mint and t <= maxt:
-                out_t[pos] = t
-                out_v[pos] = sealed_v[j]
-                pos += 1
-        s = slot_of[refs[i]]
-        if s >= 0:
-            for j in range(buf_n[s]):
-                t = buf_t[s, j]
-                if t >= mint and t <= maxt:
-                    out_t[pos] = t
-                    out_v[pos] = buf_v[s, j]
-                    pos += 1
-    out_edges[refs.shape[0]] = pos
     return pos

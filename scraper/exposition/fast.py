@@ -46,8 +46,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tsdb.labels import Labels
-
 from ._lex import (
     FLOAT_RE,
     INT64_MAX,
@@ -59,7 +57,7 @@ from ._lex import (
     parse_om_timestamp,
 )
 from .errors import ExpositionError
-from .model import NORMAL_NAN_BITS, Exemplar, Format, Metadata
+from .model import NORMAL_NAN_BITS, Exemplar, Format, Labels, Metadata
 from .openmetrics import OMLineParser, OMMeta
 from .parse import check_document
 from .text import TextLineParser

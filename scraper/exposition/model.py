@@ -28,7 +28,9 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from tsdb.labels import Labels
+Labels = tuple[tuple[str, str], ...]
+"""Canonical label set, the same shape as ``tsdb.labels.Labels`` (not imported:
+importing ``tsdb`` would load the whole storage engine into a pure parser)."""
 
 MetricType = Literal[
     "counter", "gauge", "histogram", "gaugehistogram", "summary", "info", "stateset", "unknown"

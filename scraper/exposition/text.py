@@ -98,11 +98,9 @@ class TextLineParser:
     # -- samples ---------------------------------------------------------------
 
     def _simple(self, line: bytes, m: re.Match[bytes]) -> SampleLine:
+        # Same order of checks as the scanner (labels, value, timestamp), so
+        # that both report the same first error.
         name = m.group(1).decode("ascii")
-        vstart = m.start(3)
-        value = parse_float(m.group(3), vstart)
-        ts_tok = m.group(4)
-        ts = None if ts_tok is None else parse_int64(ts_tok, m.start(4))
         body = m.group(2)
         if body is None or len(body) == 2:
             labels: tuple[tuple[str, str], ...] = (("__name__", name),)
@@ -112,6 +110,10 @@ class TextLineParser:
                 return self._sample(line, 0)
             if self._type is not None and len(labels) > 1:
                 labels = self._normalise_all(name, labels)
+        vstart = m.start(3)
+        value = parse_float(m.group(3), vstart)
+        ts_tok = m.group(4)
+        ts = None if ts_tok is None else parse_int64(ts_tok, m.start(4))
         return (line[: m.end(2) if body is not None else m.end(1)], labels, value, ts, line[: vstart - 1])
 
     def _normalise_all(self, name: str, labels: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
@@ -143,6 +145,7 @@ class TextLineParser:
             series_end = name_end
             if p == name_end and p < n:
                 raise TokenError(f'invalid character {describe(line, p)} in metric name "{name}"', p)
+        labels = canonical_labels(name, pairs)
         if p >= n:
             raise TokenError(f'expected value after metric "{name}", got end of line', p)
         vm = _VALUE_TOKEN_RE.match(line, p)
@@ -164,7 +167,6 @@ class TextLineParser:
                 key = line[: vstart - 1]
         elif vend == n and line[vstart - 1] == 0x20:
             key = line[: vstart - 1]
-        labels = canonical_labels(name, pairs)
         return line[start:series_end], labels, value, ts, key
 
     def _labels(self, line: bytes, p: int, name: str) -> tuple[list[tuple[str, str, int]], int]:

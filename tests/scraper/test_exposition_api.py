@@ -242,3 +242,17 @@ def test_check_metrics_errors():
     (p,) = check_metrics(b"# TYPE a counter\na 1\n# EOF\n", "openmetrics")
     assert p.severity == "error" and p.line == 2
     assert check_metrics(b"# HELP a h\n# TYPE a counter\na_total 1\n# EOF\n", "openmetrics") == []
+
+
+def test_module_is_pure():
+    """The parser never pulls in I/O libraries (or the storage engine)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, scraper.exposition\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('aiohttp', 'asyncio', 'uvloop', 'tsdb')]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -47,7 +47,7 @@ class Model:
 @given(st.lists(op, min_size=1, max_size=12))
 def test_db_matches_model(tmp_path_factory, ops):
     path = str(tmp_path_factory.mktemp("model") / "d")
-    opts = dict(block_range_ms=RANGE, max_block_ms=3 * RANGE, head_buffer_samples=4, block_chunk_samples=5)
+    opts = dict(block_range_ms=RANGE, max_block_ms=3 * RANGE, head_chunk_samples=4, head_slab_bytes=64, block_chunk_samples=5)
     db = tsdb.open(path, **opts)
     model = Model()
     try:

@@ -157,7 +157,7 @@ def _read_dod(addr, size, bitpos, endbit):
     elif (w >> np.uint64(61)) == np.uint64(0b110):
         need = 20
         dod = (w >> np.uint64(44)) & _M17
-        if dod >= _DOD17_HALF:
+        if dod > _DOD17_HALF:
             dod -= _DOD17_SPAN
     elif (w >> np.uint64(60)) == np.uint64(0b1110):
         need = 24
