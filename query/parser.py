@@ -194,7 +194,7 @@ def _context(history: list[Token], expected: set[str]) -> tuple[str, str]:
         if prev in ("LEFT_PAREN", "COMMA"):
             return "grouping opts", "label"
         return "grouping opts", '"," or ")"'
-    if prev in ("BY", "WITHOUT", "ON", "IGNORING"):
+    if prev in ("ON", "IGNORING") or (prev in ("BY", "WITHOUT") and prev2 in _AGGREGATOR_TYPES | {"RIGHT_PAREN"}):
         return "grouping opts", '"("'
     if prev == "OFFSET" or (prev in ("ADD", "SUB") and prev2 == "OFFSET"):
         return "offset", _DURATION_EXPECTED
@@ -211,6 +211,15 @@ def _context(history: list[Token], expected: set[str]) -> tuple[str, str]:
 def _unexpected(query: str, e: UnexpectedToken) -> ParseError:
     tok = e.token
     history = _ctx.lexer.history if _ctx.lexer is not None else [tok]
+    # After "offset" an identifier can only start min_of(...)/max_of(...);
+    # Prometheus rejects any other word right there.
+    for k in (len(history) - 2, len(history) - 3):
+        if k >= 1 and history[k].type == "IDENTIFIER" and history[k].value not in ("min_of", "max_of"):
+            before = [t.type for t in history[max(0, k - 2) : k]]
+            if before[-1:] == ["OFFSET"] or (before[-1:] in (["ADD"], ["SUB"]) and before[:1] == ["OFFSET"]):
+                history = history[: k + 1]
+                tok = history[k]
+                break
     if tok.type == "EOF" and len(history) == 1:
         return ParseError("no expression found in input", (0, 0), query)
     context, expected = _context(history, set(e.expected))

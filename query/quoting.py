@@ -74,7 +74,7 @@ def go_quote(s: str) -> str:
 def go_quote_rune(ch: str) -> str:
     """Go's ``%q`` of a rune, e.g. ``'x'`` or ``'\\n'``."""
     if ch == "":
-        return "'\\ufffd'"  # Go's %q of the lexer's eof (-1).
+        return "'\ufffd'"  # Go's %q of the lexer's eof (-1): the replacement character.
     return _quote_with(ch, "'")
 
 

@@ -110,6 +110,13 @@ class Head:
         #: deleted intervals per ref, applied on read and when persisting
         self.tombstones: dict[int, list[tuple[int, int]]] = {}
         self.totals = AppendStats()
+        # staging area for sealed chunks, reused by every append (see append_samples)
+        self._stage = np.zeros(max(1 << 20, 64 * slab_bytes), dtype=np.uint8)
+        nst = len(self._stage) // 8
+        self._st_ref = np.zeros(nst, dtype=np.int64)
+        self._st_off = np.zeros(nst + 1, dtype=np.int64)
+        self._st_mint = np.zeros(nst, dtype=np.int64)
+        self._st_maxt = np.zeros(nst, dtype=np.int64)
 
     _SLOT_ARRAYS = ("slab", "nsamp", "nbits", "first_t", "prev_delta", "lead", "trail", "slot_ref")
 
@@ -168,20 +175,18 @@ class Head:
         status = np.zeros(n, dtype=np.int8)
         if not n:
             return status, AppendStats()
-        stage = np.empty(n * self.slab.shape[1], dtype=np.uint8)  # untouched pages cost nothing
-        st_ref = np.empty(n, dtype=np.int64)
-        st_off = np.empty(n + 1, dtype=np.int64)
-        st_mint = np.empty(n, dtype=np.int64)
-        st_maxt = np.empty(n, dtype=np.int64)
-        k, nbytes = append_samples(
-            refs, ts, vbits, self.min_valid_t, self.block_range, self.max_samples,
-            self.last_t, self.last_bits, self.slot_of,
-            self.slab, self.nsamp, self.nbits, self.first_t, self.prev_delta, self.lead, self.trail,
-            stage, st_ref, st_off, st_mint, st_maxt, status,
-        )
-        if k:
-            st_off[k] = nbytes
-            self.chunks.add(st_ref[:k], stage, st_off[: k + 1], st_mint[:k], st_maxt[:k])
+        stage, st_ref, st_off, st_mint, st_maxt = self._stage, self._st_ref, self._st_off, self._st_mint, self._st_maxt
+        i = 0
+        while i < n:
+            k, nbytes, i = append_samples(
+                i, refs, ts, vbits, self.min_valid_t, self.block_range, self.max_samples,
+                self.last_t, self.last_bits, self.slot_of,
+                self.slab, self.nsamp, self.nbits, self.first_t, self.prev_delta, self.lead, self.trail,
+                stage, st_ref, st_off, st_mint, st_maxt, status,
+            )
+            if k:
+                st_off[k] = nbytes
+                self.chunks.add(st_ref[:k], stage, st_off[: k + 1], st_mint[:k], st_maxt[:k])
         counts = np.bincount(status, minlength=5)
         stats = AppendStats(
             appended=int(counts[0]),
@@ -260,7 +265,7 @@ class Head:
         """Refs of the series with any sealed chunk overlapping ``[mint, maxt]``."""
         c = self.chunks
         sel = (c.mint[: c.n] <= maxt) & (c.maxt[: c.n] >= mint)
-        return np.unique(c.ref[: c.n][sel])
+        return np.unique(c.ref[: c.n][sel]).astype(np.int64)
 
     def truncate(self, before: int) -> NDArray[np.int64]:
         """Drop data older than ``before`` and garbage-collect series left empty; returns the dead refs."""

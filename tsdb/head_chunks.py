@@ -60,14 +60,15 @@ class HeadChunks:
         self.data = np.zeros(1 << 16, dtype=np.uint8)
         self.nbytes = 0
         self.n = 0
-        self.ref = np.zeros(0, dtype=np.int64)
+        # 36 bytes of metadata a chunk: refs, lengths and links fit 32 bits
+        self.ref = np.zeros(0, dtype=np.int32)
         self.mint = np.zeros(0, dtype=np.int64)
         self.maxt = np.zeros(0, dtype=np.int64)
         self.off = np.zeros(0, dtype=np.int64)
-        self.len = np.zeros(0, dtype=np.int64)
-        self.next = np.zeros(0, dtype=np.int64)
-        self.first = np.zeros(0, dtype=np.int64)
-        self.last = np.zeros(0, dtype=np.int64)
+        self.len = np.zeros(0, dtype=np.int32)
+        self.next = np.zeros(0, dtype=np.int32)
+        self.first = np.zeros(0, dtype=np.int32)
+        self.last = np.zeros(0, dtype=np.int32)
 
     def _ensure_refs(self, max_ref: int) -> None:
         if max_ref >= len(self.first):
@@ -87,7 +88,7 @@ class HeadChunks:
         if not k:
             return
         nb = int(offsets[-1] - offsets[0])
-        self.data = grow(self.data, self.nbytes + nb)
+        self.data = grow(self.data, self.nbytes + nb, factor=1.25)  # resident: keep the slack small
         self.data[self.nbytes:self.nbytes + nb] = data[offsets[0]:offsets[-1]]
         n0, n1 = self.n, self.n + k
         for name in ("ref", "mint", "maxt", "off", "len", "next"):
@@ -98,7 +99,7 @@ class HeadChunks:
         self.off[n0:n1] = offsets[:-1] - offsets[0] + self.nbytes
         self.len[n0:n1] = np.diff(offsets)
         self._ensure_refs(int(refs.max()))
-        _link(np.arange(n0, n1, dtype=np.int64), refs.astype(np.int64), self.first, self.last, self.next)
+        _link(np.arange(n0, n1, dtype=np.int32), refs.astype(np.int32), self.first, self.last, self.next)
         self.n = n1
         self.nbytes += nb
 
@@ -116,7 +117,7 @@ class HeadChunks:
 
     def chunk_bytes(self, ids: NDArray[np.int64]) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.int64]]:
         """The arena and (offsets, lengths) of chunks ``ids``: input for ``decode_xor_many``."""
-        return self.data[: self.nbytes], self.off[ids], self.len[ids]
+        return self.data[: self.nbytes], self.off[ids], self.len[ids].astype(np.int64)
 
     def refs_with_chunks(self) -> NDArray[np.int64]:
         return np.nonzero(self.first >= 0)[0]
@@ -127,18 +128,18 @@ class HeadChunks:
             return
         keep = np.nonzero(self.maxt[: self.n] >= before)[0]
         lens = self.len[keep]
-        new_data = np.zeros(max(int(lens.sum()) * 2, 1 << 16), dtype=np.uint8)
-        nb = gather_bytes(self.data, self.off[keep], lens, new_data)
+        new_data = np.zeros(max(int(lens.sum()) * 5 // 4, 1 << 16), dtype=np.uint8)
+        nb = gather_bytes(self.data, self.off[keep], lens.astype(np.int64), new_data)
         new_off = np.zeros(len(keep), dtype=np.int64)
         if len(keep):
             np.cumsum(lens[:-1], out=new_off[1:])
         ref, mint, maxt = self.ref[keep], self.mint[keep], self.maxt[keep]
         self.data, self.nbytes, self.n = new_data, int(nb), len(keep)
         self.ref, self.mint, self.maxt, self.off, self.len = ref, mint, maxt, new_off, lens.copy()
-        self.next = np.full(len(keep), -1, dtype=np.int64)
+        self.next = np.full(len(keep), -1, dtype=np.int32)
         self.first[:] = -1
         self.last[:] = -1
-        _link(np.arange(len(keep), dtype=np.int64), ref, self.first, self.last, self.next)
+        _link(np.arange(len(keep), dtype=np.int32), ref, self.first, self.last, self.next)
 
     def memory_bytes(self) -> int:
         return int(

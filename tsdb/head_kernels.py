@@ -129,21 +129,26 @@ def _seal(s, r, slab, nsamp, nbits, first_t, last_t, lead, stage, stage_pos, k, 
 
 @numba.njit(cache=True, nogil=True)
 def append_samples(
-    refs, ts, vbits, min_valid_t, block_range, max_samples,
+    start, refs, ts, vbits, min_valid_t, block_range, max_samples,
     last_t, last_bits, slot_of,
     slab, nsamp, nbits, first_t, prev_delta, lead, trail,
     stage, st_ref, st_off, st_mint, st_maxt, status,
 ):
-    """Append ``(refs[i], ts[i], vbits[i])`` in order; returns (sealed chunks, staged bytes).
+    """Append ``(refs[i], ts[i], vbits[i])`` for ``i >= start`` in order.
 
+    Returns ``(sealed chunks, staged bytes, next i)``: when the staging area
+    could not take another chunk, the kernel stops early and ``next i`` says
+    where to resume after the caller emptied it (so the staging area is
+    small and reused, not sized for the worst case of a whole batch).
     ``vbits`` are the float64 values viewed as int64. Sealed chunk ``k`` is
     ``stage[st_off[k]:st_off[k+1]]`` (the caller appends the end offset) of
-    series ``st_ref[k]``; size ``stage`` for ``len(refs) * slab_width`` bytes.
+    series ``st_ref[k]``.
     """
-    cap_bits = slab.shape[1] * 8
+    width = slab.shape[1]
+    cap_bits = width * 8
     k = 0
     spos = 0
-    for i in range(refs.shape[0]):
+    for i in range(start, refs.shape[0]):
         r = refs[i]
         t = ts[i]
         b = vbits[i]
@@ -164,6 +169,8 @@ def append_samples(
             or nbits[s] + WORST_SAMPLE_BYTES * 8 > cap_bits
             or first_t[s] // block_range != t // block_range
         ):
+            if spos + width > stage.shape[0] or k + 1 >= st_ref.shape[0]:
+                return k, spos, i
             spos = _seal(s, r, slab, nsamp, nbits, first_t, last_t, lead, stage, spos, k, st_ref, st_off, st_mint, st_maxt)
             k += 1
             n = 0
@@ -193,7 +200,7 @@ def append_samples(
         last_t[r] = t
         last_bits[r] = b
         status[i] = OK
-    return k, spos
+    return k, spos, refs.shape[0]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -194,23 +194,21 @@ def encode_many(ts, vbits, starts, counts, out, offsets):
         pos += 8
         if n == 1:
             continue
-        # Sample 1: uvarint delta (still byte aligned), then the first XOR.
-        t = np.uint64(ts[s + 1])
-        delta_prev = t - t_prev
+        # Sample 1: uvarint delta (still byte aligned); its XOR is written by
+        # the loop below, which skips the dod for it (one copy of the value
+        # code instead of two halves the compile time).
+        delta_prev = np.uint64(ts[s + 1]) - t_prev
         pos = put_uvarint(out, pos, delta_prev)
-        t_prev = t
         acc = _U0
         nacc = 0
         lead = NO_WINDOW
         trail = 0
-        v = vbits[s + 1]
-        pos, acc, nacc, lead, trail = _put_value(addr, pos, acc, nacc, v ^ v_prev, lead, trail)
-        v_prev = v
-        # Samples 2..n-1: varbit delta-of-delta, varbit XOR.
-        for j in range(s + 2, s + n):
+        # Samples 1..n-1: varbit delta-of-delta (from sample 2 on), varbit XOR.
+        for j in range(s + 1, s + n):
             t = np.uint64(ts[j])
             delta = t - t_prev
-            pos, acc, nacc = _put_dod(addr, pos, acc, nacc, delta - delta_prev)
+            if j > s + 1:
+                pos, acc, nacc = _put_dod(addr, pos, acc, nacc, delta - delta_prev)
             t_prev = t
             delta_prev = delta
             v = vbits[j]
