@@ -24,7 +24,9 @@ _START_MS = 1_700_000_000_000
 _INTERVAL_MS = 15_000
 
 
-def _timestamps(rng: np.random.Generator, chunks: int, per_chunk: int, jitter_ms: int) -> np.ndarray:
+def _timestamps(
+    rng: np.random.Generator, chunks: int, per_chunk: int, jitter_ms: int
+) -> np.ndarray:
     """One chunk's worth of scrape times per row, each series at its own phase."""
     phase = rng.integers(0, _INTERVAL_MS, size=(chunks, 1))
     grid = np.arange(per_chunk, dtype=np.int64) * _INTERVAL_MS
@@ -43,7 +45,9 @@ def _values(kind: str, rng: np.random.Generator, chunks: int, per_chunk: int) ->
         walk = np.cumsum(rng.normal(0, 0.5, size=shape), axis=1)
         return np.round(level + walk, 2)
     if kind == "constant":
-        return np.repeat(rng.integers(0, 100, size=(chunks, 1)).astype(np.float64), per_chunk, axis=1)
+        return np.repeat(
+            rng.integers(0, 100, size=(chunks, 1)).astype(np.float64), per_chunk, axis=1
+        )
     raise ValueError(f"unknown dataset {kind!r}")
 
 
@@ -56,7 +60,9 @@ def _best(fn: Callable[[], object], repeat: int) -> float:
     return best
 
 
-def run(kind: str, chunks: int, per_chunk: int, jitter_ms: int, repeat: int, seed: int) -> dict[str, float]:
+def run(
+    kind: str, chunks: int, per_chunk: int, jitter_ms: int, repeat: int, seed: int
+) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     ts = _timestamps(rng, chunks, per_chunk, jitter_ms).ravel()
     vs = _values(kind, rng, chunks, per_chunk).ravel()
@@ -79,18 +85,25 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.codec", description=__doc__.split("\n\n")[0])
     p.add_argument("--chunks", type=int, default=10_000, help="chunks per dataset (default 10000)")
     p.add_argument("--samples-per-chunk", type=int, default=120, help="default 120, as Prometheus")
-    p.add_argument("--jitter-ms", type=int, default=2, help="scrape time jitter, +/- ms (default 2)")
+    p.add_argument(
+        "--jitter-ms", type=int, default=2, help="scrape time jitter, +/- ms (default 2)"
+    )
     p.add_argument("--repeat", type=int, default=5, help="runs per measurement, best is kept")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
-        "--datasets", default="counter,gauge,constant", help="comma-separated: counter,gauge,constant"
+        "--datasets",
+        default="counter,gauge,constant",
+        help="comma-separated: counter,gauge,constant",
     )
     args = p.parse_args(argv)
 
     t0 = time.perf_counter()
     warmup()
     print(f"warmup (compile or load cached kernels): {time.perf_counter() - t0:.2f} s\n")
-    header = f"{'dataset':<10} {'samples':>10} {'bytes/sample':>13} {'encode Msamples/s':>18} {'decode Msamples/s':>18}"
+    header = (
+        f"{'dataset':<10} {'samples':>10} {'bytes/sample':>13} "
+        f"{'encode Msamples/s':>18} {'decode Msamples/s':>18}"
+    )
     print(header)
     print("-" * len(header))
     for kind in args.datasets.split(","):

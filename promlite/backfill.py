@@ -34,7 +34,7 @@ from scraper.exposition.errors import ExpositionError
 from scraper.exposition.openmetrics import OMLineParser, OMMeta
 from tsdb.block import write_block
 from tsdb.labels import Labels
-from tsdb.rechunk import encode_series_chunks
+from tsdb.rechunk import BLOCK_CHUNK_SAMPLES, encode_series_chunks
 
 _rsplit2 = methodcaller("rsplit", b" ", 2)
 SLICE_BYTES = 64 << 20
@@ -162,7 +162,7 @@ def _bar(what: str, done: int, total: int) -> None:
 
 
 def backfill_openmetrics(
-    input_path: str, output_dir: str, *, max_block_ms: int = 2 * 3600 * 1000, chunk_samples: int = 120,
+    input_path: str, output_dir: str, *, max_block_ms: int = 2 * 3600 * 1000, chunk_samples: int = BLOCK_CHUNK_SAMPLES,
     progress: bool = False,
 ) -> BackfillReport:
     """Write blocks for every sample of an OpenMetrics file into ``output_dir``."""

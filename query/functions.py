@@ -51,7 +51,9 @@ class FunctionSpec:
         return len(self.arg_types) - 1 + self.variadic
 
     def arg_type(self, i: int) -> ValueType:
-        """Expected type of argument ``i`` (0-based)."""
+        """Expected type of argument ``i`` (0-based); ``NONE`` for functions without arguments."""
+        if not self.arg_types:
+            return ValueType.NONE
         return self.arg_types[min(i, len(self.arg_types) - 1)]
 
 

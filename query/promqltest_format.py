@@ -52,6 +52,8 @@ _SPACE_RE = re.compile(r"[\t ]+")
 class TestScriptError(ValueError):
     """A malformed test script; ``line`` is 1-based."""
 
+    __test__ = False  # not a pytest test class
+
     def __init__(self, message: str, line: int, source: str = "<string>"):
         self.line = line
         self.source = source
@@ -149,6 +151,8 @@ Command = ClearCmd | LoadCmd | EvalCmd
 
 @dataclass
 class TestScript:
+    __test__ = False  # not a pytest test class
+
     source: str
     commands: list[Command]
 

@@ -33,7 +33,7 @@ from .codec.xor import ENCODING_XOR, decode_xor
 from .head import Head
 from .matchers import Matcher
 from .merge import merge_answers
-from .rechunk import encode_series_chunks
+from .rechunk import BLOCK_CHUNK_SAMPLES, encode_series_chunks
 from .samples import SampleArrays
 
 log = logging.getLogger("tsdb.compact")
@@ -140,7 +140,7 @@ def _merge_one(labels, pieces, target: int) -> list[ChunkMeta]:
     return encode_series_chunks(merged.ts, merged.vs, merged.edges, target)[0]
 
 
-def merge_blocks(path: str, group: Sequence[Block], target: int = 120) -> Block | None:
+def merge_blocks(path: str, group: Sequence[Block], target: int = BLOCK_CHUNK_SAMPLES) -> Block | None:
     """Write one block holding every series of ``group``; returns it opened (None if all data was deleted)."""
     streams = [_series_stream(b, i) for i, b in enumerate(group)]
     merged = heapq.merge(*streams, key=lambda x: (x[0], x[1]))
@@ -210,7 +210,7 @@ def delete_in_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: 
     return block.delete(matchers, mint, maxt)
 
 
-def clean_tombstones(path: str, blocks: list[Block], target: int = 120) -> list[Block]:
+def clean_tombstones(path: str, blocks: list[Block], target: int = BLOCK_CHUNK_SAMPLES) -> list[Block]:
     """Rewrite every block that has tombstones without the deleted samples."""
     out = []
     for b in blocks:

@@ -42,6 +42,7 @@ from .errors import ClosedError, CorruptError, InvalidSampleError, TSDBError
 from .head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_SAMPLES, DEFAULT_SLAB_BYTES, AppendStats, Head
 from .labels import make_labels
 from .matchers import Matcher
+from .rechunk import BLOCK_CHUNK_SAMPLES
 from .wal import WAL, checkpoint, decode_record, encode_samples, encode_series, encode_tombstones
 from .wal.records import SamplesRecord, SeriesRecord, TombstonesRecord
 
@@ -71,8 +72,8 @@ class Options:
     #: bytes reserved per series for its open, XOR-encoded head chunk; a chunk
     #: that would outgrow it is sealed early (noisy series get shorter chunks)
     head_slab_bytes: int = DEFAULT_SLAB_BYTES
-    #: samples per chunk in persisted blocks (Prometheus: 120)
-    block_chunk_samples: int = 120
+    #: samples per chunk in persisted blocks (Prometheus's head cuts at 120; 240 is 2 % smaller)
+    block_chunk_samples: int = BLOCK_CHUNK_SAMPLES
     #: compact automatically after commits (set False to call :meth:`DB.compact` yourself)
     auto_compact: bool = True
 

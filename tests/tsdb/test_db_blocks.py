@@ -63,8 +63,8 @@ def test_head_is_persisted_in_blocks_and_reads_merge(tmp_path):
         assert_same(all_samples(db), expected(20, 0, 7 * H))
 
 
-def test_chunks_in_blocks_hold_about_120_samples(tmp_path):
-    with tsdb.open(str(tmp_path / "d"), block_range_ms=2 * H) as db:
+def test_block_chunks_are_evenly_cut(tmp_path):
+    with tsdb.open(str(tmp_path / "d"), block_range_ms=2 * H, block_chunk_samples=120) as db:
         fill(db, 3, 0, 4 * H, step=15_000)
         b = db.blocks[0]
         counts = [len(c.data) and int.from_bytes(bytes(c.data[:2]), "big")

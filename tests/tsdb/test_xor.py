@@ -70,9 +70,12 @@ def arrays(ts, vbits) -> tuple[np.ndarray, np.ndarray]:
 
 def assert_same(ts_a, vs_a, ts_b, vs_b) -> None:
     """Equal timestamps and equal float *bits* (NaN payloads and -0.0 count)."""
-    np.testing.assert_array_equal(np.asarray(ts_a, dtype=np.int64), np.asarray(ts_b, dtype=np.int64))
     np.testing.assert_array_equal(
-        np.asarray(vs_a, dtype=np.float64).view(np.uint64), np.asarray(vs_b, dtype=np.float64).view(np.uint64)
+        np.asarray(ts_a, dtype=np.int64), np.asarray(ts_b, dtype=np.int64)
+    )
+    np.testing.assert_array_equal(
+        np.asarray(vs_a, dtype=np.float64).view(np.uint64),
+        np.asarray(vs_b, dtype=np.float64).view(np.uint64),
     )
 
 
@@ -94,8 +97,27 @@ SPECIAL_BITS = [
     0xFFFFFFFFFFFFFFFF,
     0x3FF0000000000000,  # 1.0
 ]
-DOD_EDGES = [0, 1, -1, 8192, -8191, 8193, -8192, 65536, -65535, 65537, -65536,
-             2**19, -(2**19 - 1), 2**19 + 1, -(2**19), 2**40, -(2**40), INT64_MAX, INT64_MIN]
+DOD_EDGES = [
+    0,
+    1,
+    -1,
+    8192,
+    -8191,
+    8193,
+    -8192,
+    65536,
+    -65535,
+    65537,
+    -65536,
+    2**19,
+    -(2**19 - 1),
+    2**19 + 1,
+    -(2**19),
+    2**40,
+    -(2**40),
+    INT64_MAX,
+    INT64_MIN,
+]
 
 any_bits = st.one_of(
     st.sampled_from(SPECIAL_BITS),
@@ -180,15 +202,21 @@ def test_many_equals_one_at_a_time(chunks, rnd):
         buf += bytes(rnd.randrange(256) for _ in range(rnd.randrange(3)))
         offs.append(len(buf))
         buf += b
-    got_t, got_v, bounds = decode_xor_many(np.frombuffer(bytes(buf), np.uint8), np.array(offs), np.array([len(b) for b in singles]))
+    got_t, got_v, bounds = decode_xor_many(
+        np.frombuffer(bytes(buf), np.uint8), np.array(offs), np.array([len(b) for b in singles])
+    )
     assert bounds.tolist() == [0, *np.cumsum(counts[order]).tolist()]
     for k, i in enumerate(order):
-        assert_same(got_t[bounds[k] : bounds[k + 1]], got_v[bounds[k] : bounds[k + 1]], *arrays(*chunks[i]))
+        assert_same(
+            got_t[bounds[k] : bounds[k + 1]], got_v[bounds[k] : bounds[k + 1]], *arrays(*chunks[i])
+        )
 
 
 def test_one_sample_chunk_layout():
     # header 1 | varint zig-zag(1000)=2000 -> D0 0F | 1.0
-    assert encode_xor(np.array([1000]), np.array([1.0])).hex() == "0001" + "d00f" + "3ff0000000000000"
+    assert (
+        encode_xor(np.array([1000]), np.array([1.0])).hex() == "0001" + "d00f" + "3ff0000000000000"
+    )
     assert_same(*decode_xor(bytes.fromhex("0001d00f3ff0000000000000")), [1000], [1.0])
 
 
@@ -205,7 +233,7 @@ def test_largest_chunk_and_size_limits():
         encode_xor(np.zeros(0, np.int64), np.zeros(0))
 
 
-# --------------------------------------------------------------------------- bit tables from the spec
+# ------------------------------------------------------------------- bit tables from the spec
 
 # Stream after a 3-sample chunk's byte-aligned prefix (ts 0, 0, dod; values all 0.0):
 # v_1 '0' (same value), then ts_2's dod, then v_2 '0'.
@@ -261,7 +289,10 @@ VALUE_TABLE = {
     ),
     "fewer-trailing-zeros-opens-window": (
         [0, 1 << 10, (1 << 10) ^ (1 << 9)],
-        ["11" + field(31, 5) + field(23, 6) + field(1, 23), "11" + field(31, 5) + field(24, 6) + field(1, 24)],
+        [
+            "11" + field(31, 5) + field(23, 6) + field(1, 23),
+            "11" + field(31, 5) + field(24, 6) + field(1, 24),
+        ],
     ),
     "narrower-xor-reuses-wider-window": (
         [0, 1 << 10, (1 << 10) ^ (1 << 11)],
@@ -293,16 +324,19 @@ def _handmade_reuse_dod64() -> tuple[list[int], list[int], str]:
     vs = [f2b(1.0), f2b(3.0), f2b(2.0), f2b(2.0), f2b(-0.0), 0x1, STALE_NAN, STALE_NAN]
     fields = [
         field(8, 16),  # num_samples
-        "11010000" "00001111",  # ts_0 = 1000: varint of zig-zag 2000 -> D0 0F
+        "11010000" + "00001111",  # ts_0 = 1000: varint of zig-zag 2000 -> D0 0F
         field(f2b(1.0), 64),  # v_0
-        "11101000" "00000111",  # ts_1 - ts_0 = 1000: uvarint -> E8 07
+        "11101000" + "00000111",  # ts_1 - ts_0 = 1000: uvarint -> E8 07
         "11" + field(1, 5) + field(12, 6) + "1" * 12,  # v_1 3.0: xor 7FF8.., new window (1, 51)
         "0",  # ts_2: dod 0
         "10" + field(1, 12),  # v_2 2.0: xor 0008.. fits (1, 51): reuse
         "1111" + field(2**40, 64),  # ts_3: dod +2^40
         "0",  # v_3: same
         "1111" + field(-(2**40), 64),  # ts_4: dod -2^40
-        "11" + field(0, 5) + field(2, 6) + "11",  # v_4 -0.0: xor C000.., lead 0 < 1: new window (0, 62)
+        "11"
+        + field(0, 5)
+        + field(2, 6)
+        + "11",  # v_4 -0.0: xor C000.., lead 0 < 1: new window (0, 62)
         "0",  # ts_5: dod 0
         "11" + field(0, 5) + field(0, 6) + field(0x8000000000000001, 64),  # v_5: sigbits 64 as 0
         "10" + field(8192, 14),  # ts_6: dod +8192, the largest 14-bit dod
@@ -323,7 +357,7 @@ def _handmade_reopened_appender() -> tuple[list[int], list[int], str]:
         field(3, 16),
         "00000000",  # ts_0 = 0
         field(f2b(1.0), 64),
-        "10011000" "01110101",  # delta 15000: uvarint -> 98 75
+        "10011000" + "01110101",  # delta 15000: uvarint -> 98 75
         "10" + field(f2b(1.0) ^ f2b(2.0), 64),  # reuse of the (0, 0) window
         "0",  # dod 0
         "10" + field(f2b(2.0) ^ f2b(3.0), 64),
@@ -344,28 +378,49 @@ def _generated(name: str) -> tuple[list[int], list[int]]:
         ts = 1_700_000_000_000 + np.arange(len(SPECIAL_BITS) * 2) * 15_000
         vs = np.array(SPECIAL_BITS + SPECIAL_BITS[::-1], dtype=np.uint64).view(np.float64)
     elif name == "extreme_timestamps":
-        ts = np.array([INT64_MIN, INT64_MAX, 0, -1, INT64_MIN, 2**40, 2**40 - 7, INT64_MAX], dtype=np.int64)
+        ts = np.array(
+            [INT64_MIN, INT64_MAX, 0, -1, INT64_MIN, 2**40, 2**40 - 7, INT64_MAX], dtype=np.int64
+        )
         vs = np.arange(len(ts), dtype=np.float64)
     elif name == "single_sample":
-        ts, vs = np.array([-1_700_000_000_000]), np.array([STALE_NAN], dtype=np.uint64).view(np.float64)
+        ts, vs = (
+            np.array([-1_700_000_000_000]),
+            np.array([STALE_NAN], dtype=np.uint64).view(np.float64),
+        )
     else:
         raise KeyError(name)
     return np.asarray(ts, np.int64).tolist(), np.asarray(vs, np.float64).view(np.uint64).tolist()
 
 
-GENERATED = ["counter_15s_jitter", "gauge_2_decimals", "special_values", "extreme_timestamps", "single_sample"]
-HANDMADE = {"handmade_reuse_dod64": _handmade_reuse_dod64, "handmade_reopened_appender": _handmade_reopened_appender}
+GENERATED = [
+    "counter_15s_jitter",
+    "gauge_2_decimals",
+    "special_values",
+    "extreme_timestamps",
+    "single_sample",
+]
+HANDMADE = {
+    "handmade_reuse_dod64": _handmade_reuse_dod64,
+    "handmade_reopened_appender": _handmade_reopened_appender,
+}
 
 
 def _expected_case(name: str) -> tuple[list[int], list[int], bytes, dict]:
     if name in HANDMADE:
         ts, vs, bits = HANDMADE[name]()
         decode_only = name == "handmade_reopened_appender"
-        config = {"source": "built bit by bit in tests/tsdb/test_xor.py from the format spec",
-                  "decode_only": decode_only}
+        config = {
+            "source": "built bit by bit in tests/tsdb/test_xor.py from the format spec",
+            "decode_only": decode_only,
+        }
         return ts, vs, bits_to_bytes(bits), config
     ts, vs = _generated(name)
-    return ts, vs, ref.encode(ts, vs), {"source": "reference encoder, fixed seed", "decode_only": False}
+    return (
+        ts,
+        vs,
+        ref.encode(ts, vs),
+        {"source": "reference encoder, fixed seed", "decode_only": False},
+    )
 
 
 @pytest.mark.parametrize("name", GENERATED + list(HANDMADE))
@@ -378,7 +433,9 @@ def test_golden(name):
         np.save(case / "ts.npy", t)
         np.save(case / "vs.npy", v)
         (case / "encoded.bin").write_bytes(encoded)
-        (case / "config.json").write_text(json.dumps({"encoding": ENCODING_XOR, **config}, indent=2) + "\n")
+        (case / "config.json").write_text(
+            json.dumps({"encoding": ENCODING_XOR, **config}, indent=2) + "\n"
+        )
     t = np.load(case / "ts.npy")
     v = np.load(case / "vs.npy")
     encoded = (case / "encoded.bin").read_bytes()
@@ -397,29 +454,58 @@ def test_golden_handmade_matches_its_spec():
 
 # --------------------------------------------------------------------------- errors
 
-VALID = encode_xor(np.arange(120, dtype=np.int64) * 15_000 + (np.arange(120) % 3), np.sqrt(np.arange(120.0)))
+VALID = encode_xor(
+    np.arange(120, dtype=np.int64) * 15_000 + (np.arange(120) % 3), np.sqrt(np.arange(120.0))
+)
 
 ERROR_TABLE = [
     ("empty", b"", "chunk 0: 0 bytes is too short for the 2-byte sample count"),
     ("one-byte", b"\x00", "chunk 0: 1 bytes is too short"),
     ("header-only", b"\x00\x01", "chunk 0: bit stream ends at byte 2 while reading sample 0 of 1"),
-    ("value-cut", bytes.fromhex("0001d00f3ff00000000000"), "ends at byte 11 while reading sample 0 of 1"),
+    (
+        "value-cut",
+        bytes.fromhex("0001d00f3ff00000000000"),
+        "ends at byte 11 while reading sample 0 of 1",
+    ),
     # Padding bits may decode as one more sample ('0' dod, '0' value): like Prometheus.
     ("more-samples-than-bits", b"\x00\xc8" + VALID[2:], r"while reading sample 12\d of 200"),
     ("header-says-65535", b"\xff\xff" + VALID[2:], r"while reading sample 12\d of 65535"),
     ("varint-11-bytes", b"\x00\x01" + b"\xff" * 10 + b"\x00" * 8, "varint overflows 64 bits"),
-    ("varint-10th-byte-2", b"\x00\x01" + b"\x80" * 9 + b"\x02" + b"\x00" * 8, "varint overflows 64 bits"),
-    ("uvarint-overflow", bytes.fromhex("000200") + bytes(8) + b"\xff" * 10 + b"\x00", "sample 1 of 2"),
+    (
+        "varint-10th-byte-2",
+        b"\x00\x01" + b"\x80" * 9 + b"\x02" + b"\x00" * 8,
+        "varint overflows 64 bits",
+    ),
+    (
+        "uvarint-overflow",
+        bytes.fromhex("000200") + bytes(8) + b"\xff" * 10 + b"\x00",
+        "sample 1 of 2",
+    ),
     (
         "window-over-64-bits",
-        bits_to_bytes(field(2, 16) + "0" * 8 + "0" * 64 + "0" * 8 + "11" + field(31, 5) + field(40, 6) + "1" * 40),
+        bits_to_bytes(
+            field(2, 16)
+            + "0" * 8
+            + "0" * 64
+            + "0" * 8
+            + "11"
+            + field(31, 5)
+            + field(40, 6)
+            + "1" * 40
+        ),
         "XOR window of 31 leading zeros and 40 significant bits exceeds 64 bits",
     ),
-    ("cut-in-dod-64", bits_to_bytes(field(3, 16) + "0" * 80 + "0" + "1111" + "0" * 30), "sample 2 of 3"),
+    (
+        "cut-in-dod-64",
+        bits_to_bytes(field(3, 16) + "0" * 80 + "0" + "1111" + "0" * 30),
+        "sample 2 of 3",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("buf", "message"), [(b, m) for _, b, m in ERROR_TABLE], ids=[i for i, _, _ in ERROR_TABLE])
+@pytest.mark.parametrize(
+    ("buf", "message"), [(b, m) for _, b, m in ERROR_TABLE], ids=[i for i, _, _ in ERROR_TABLE]
+)
 def test_corrupt_chunk_raises(buf, message):
     with pytest.raises(CorruptChunkError, match=message):
         decode_xor(buf)
@@ -434,7 +520,10 @@ def test_every_truncation_raises():
 
 
 def test_error_names_chunk_and_offset_and_never_borrows_neighbour_bits():
-    chunks = [encode_xor(np.array([i, i + 15_000, i + 30_000]), np.array([1.0, 2.5, 2.5])) for i in range(5)]
+    chunks = [
+        encode_xor(np.array([i, i + 15_000, i + 30_000]), np.array([1.0, 2.5, 2.5]))
+        for i in range(5)
+    ]
     data = np.frombuffer(b"".join(chunks), np.uint8)
     lengths = np.array([len(c) for c in chunks])
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -458,8 +547,12 @@ def test_bad_offsets_and_lengths():
 
 
 @SETTINGS
-@given(samples(max_size=30), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
-       st.integers(0, 8), st.binary(max_size=3))
+@given(
+    samples(max_size=30),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+    st.integers(0, 8),
+    st.binary(max_size=3),
+)
 def test_mutated_chunks_fail_exactly_like_the_oracle(s, flips, cut, tail):
     """Random damage: the fast decoder raises iff the reference does, else agrees with it."""
     buf = bytearray(encode_xor(*arrays(*s)))
@@ -482,7 +575,7 @@ def test_lenient_like_prometheus():
     buf[-1] |= 0x01  # the last bit of this chunk is padding
     assert_same(*decode_xor(bytes(buf) + b"\xde\xad"), t, v)
     # ts_0 = 0 as a 2-byte varint 80 00
-    assert_same(*decode_xor(bytes.fromhex("0001" "8000" "3ff0000000000000")), [0], [1.0])
+    assert_same(*decode_xor(bytes.fromhex("000180003ff0000000000000")), [0], [1.0])
     got_t, got_v = decode_xor(b"\x00\x00")  # Prometheus's freshly created chunk
     assert got_t.shape == (0,) and got_v.shape == (0,)
 
@@ -495,7 +588,13 @@ def test_input_kinds():
     v = np.linspace(0, 1, 100)
     v.flags.writeable = False
     buf = encode_xor(t, v)
-    for form in (buf, bytearray(buf), memoryview(buf), np.frombuffer(buf, np.uint8), np.frombuffer(buf, np.uint8).copy()):
+    for form in (
+        buf,
+        bytearray(buf),
+        memoryview(buf),
+        np.frombuffer(buf, np.uint8),
+        np.frombuffer(buf, np.uint8).copy(),
+    ):
         assert_same(*decode_xor(form), t, v)
     assert chunk_num_samples(memoryview(buf)) == 100
     assert encode_xor(t.astype(np.int32), v) == buf

@@ -10,9 +10,10 @@ Bits are collected MSB-first in a 64-bit accumulator ``acc`` that holds
 ``nacc < 32`` pending bits between calls; :func:`_put` appends up to 32 bits
 and spills 4 whole bytes (one big-endian store through the raw-address
 accessors of :mod:`._intrinsics`, so no array reference counting happens per
-sample) whenever 32 or more are pending. Wider fields (64-bit
-dod, up to 64 significant value bits) go through :func:`_put_wide` as two
-halves. The byte-aligned prefix of a chunk (header, varint timestamp, raw
+sample) whenever 32 or more are pending. Each varbit field is computed as a
+short head plus a payload (:func:`_dod_field`, :func:`_value_field`) and
+written by one :func:`_put_field` call, which splits fields wider than 32
+bits. The byte-aligned prefix of a chunk (header, varint timestamp, raw
 first value, uvarint first delta) is written straight to ``out``.
 
 Invariants
@@ -28,9 +29,10 @@ Invariants
   unsorted, huge, negative -- round-trips.
 * Padding bits of the last byte are zero.
 * The caller validated ``starts``/``counts`` (1 <= count <= 65535, in range)
-  and sized ``out`` with :func:`max_encoded_size`; the kernel does not
-  re-check (it is not fed raw input). Every raw store lands below the bytes
-  written so far + 4, hence inside that bound, which includes ``_SLACK``.
+  and sized ``out`` with :func:`max_encoded_size`. Before each chunk the
+  kernel still checks that the chunk's worst case (+ 4 bytes for the last
+  32-bit store) fits, because the raw stores are unchecked; every raw store
+  lands below the bytes written so far + 4.
 
 See docs/format/chunks.md#xor-chunk-data for the bit layout.
 """
@@ -56,9 +58,9 @@ _B20_BIAS = np.uint64((1 << 19) - 1)
 _B14_MAX = np.uint64((1 << 14) - 1)
 _B17_MAX = np.uint64((1 << 17) - 1)
 _B20_MAX = np.uint64((1 << 20) - 1)
-_P14 = np.uint64(0b10 << 14)
-_P17 = np.uint64(0b110 << 17)
-_P20 = np.uint64(0b1110 << 20)
+_P14 = np.uint64(0b10)
+_P17 = np.uint64(0b110)
+_P20 = np.uint64(0b1110)
 _P64 = np.uint64(0b1111)
 
 _CTRL_NEW = np.uint64(0b11 << 11)  # '11' + 5 bits leading + 6 bits sigbits
@@ -96,12 +98,20 @@ def _put(addr, pos, acc, nacc, v, n):
 
 
 @njit(cache=True, nogil=True)
-def _put_wide(addr, pos, acc, nacc, v, n):
-    """Append the ``n`` (1..64) low bits of ``v`` (no higher bits set)."""
-    if n > 32:
-        pos, acc, nacc = _put(addr, pos, acc, nacc, v >> _U32, n - 32)
-        return _put(addr, pos, acc, nacc, v & _U32MASK, 32)
-    return _put(addr, pos, acc, nacc, v, n)
+def _put_field(addr, pos, acc, nacc, head, nhead, payload, npayload):
+    """Append ``nhead`` (1..13) bits of ``head``, then ``npayload`` (0..64) of ``payload``.
+
+    Every varbit field is a short head (prefix/control bits) and a payload;
+    one call site per field keeps the inlined kernel -- and its compile time --
+    small. Fields of up to 32 bits (nearly all of them) take a single put.
+    """
+    if nhead + npayload <= 32:
+        return _put(addr, pos, acc, nacc, (head << np.uint64(npayload)) | payload, nhead + npayload)
+    pos, acc, nacc = _put(addr, pos, acc, nacc, head, nhead)
+    if npayload > 32:
+        pos, acc, nacc = _put(addr, pos, acc, nacc, payload >> _U32, npayload - 32)
+        return _put(addr, pos, acc, nacc, payload & _U32MASK, 32)
+    return _put(addr, pos, acc, nacc, payload, npayload)
 
 
 @njit(cache=True, nogil=True)
@@ -118,14 +128,14 @@ def _flush(addr, pos, acc, nacc):
 
 
 @njit(cache=True, nogil=True)
-def _put_value(addr, pos, acc, nacc, x, lead_prev, trail_prev):
-    """Append the varbit XOR of a value; ``x`` is the XOR with the previous value.
+def _value_field(x, lead_prev, trail_prev):
+    """The varbit XOR of a value, ``x`` being its XOR with the previous value.
 
-    Returns the writer state and the (possibly new) window.
+    Returns ``(head, nhead, payload, npayload, lead, trail)`` with the window
+    to use for the next value.
     """
-    if x == _U0:
-        pos, acc, nacc = _put(addr, pos, acc, nacc, _U0, 1)
-        return pos, acc, nacc, lead_prev, trail_prev
+    if x == _U0:  # '0'
+        return _U0, 1, _U0, 0, lead_prev, trail_prev
     lead = clz64(x)
     trail = ctz64(x)
     if lead >= 32:  # 5 bits only: clamp, the extra zeros go into the payload
@@ -133,38 +143,26 @@ def _put_value(addr, pos, acc, nacc, x, lead_prev, trail_prev):
     if lead >= lead_prev and trail >= trail_prev:
         # '10': reuse the previous window (never taken with the 0xff sentinel).
         sig = 64 - lead_prev - trail_prev
-        payload = x >> np.uint64(trail_prev)
-        if sig <= 30:
-            pos, acc, nacc = _put(addr, pos, acc, nacc, (_CTRL_REUSE << np.uint64(sig)) | payload, sig + 2)
-        else:
-            pos, acc, nacc = _put(addr, pos, acc, nacc, _CTRL_REUSE, 2)
-            pos, acc, nacc = _put_wide(addr, pos, acc, nacc, payload, sig)
-        return pos, acc, nacc, lead_prev, trail_prev
-    # '11' + leading(5) + sigbits(6) + payload; sigbits 64 is written as 0.
+        return _CTRL_REUSE, 2, x >> np.uint64(trail_prev), sig, lead_prev, trail_prev
+    # '11' + leading(5) + sigbits(6); sigbits 64 is written as 0.
     sig = 64 - lead - trail
     ctrl = _CTRL_NEW | (np.uint64(lead) << np.uint64(6)) | (np.uint64(sig) & _SIG_MASK)
-    payload = x >> np.uint64(trail)
-    if sig <= 19:
-        pos, acc, nacc = _put(addr, pos, acc, nacc, (ctrl << np.uint64(sig)) | payload, sig + 13)
-    else:
-        pos, acc, nacc = _put(addr, pos, acc, nacc, ctrl, 13)
-        pos, acc, nacc = _put_wide(addr, pos, acc, nacc, payload, sig)
-    return pos, acc, nacc, lead, trail
+    return ctrl, 13, x >> np.uint64(trail), sig, lead, trail
 
 
 @njit(cache=True, nogil=True)
-def _put_dod(addr, pos, acc, nacc, dod):
-    """Append the varbit delta-of-delta ``dod`` (a uint64 holding an int64)."""
+def _dod_field(dod):
+    """The varbit delta-of-delta ``dod`` (a uint64 holding an int64) as
+    ``(head, nhead, payload, npayload)``."""
     if dod == _U0:
-        return _put(addr, pos, acc, nacc, _U0, 1)
+        return _U0, 1, _U0, 0
     if dod + _B14_BIAS <= _B14_MAX:
-        return _put(addr, pos, acc, nacc, _P14 | (dod & _B14_MAX), 16)
+        return _P14, 2, dod & _B14_MAX, 14
     if dod + _B17_BIAS <= _B17_MAX:
-        return _put(addr, pos, acc, nacc, _P17 | (dod & _B17_MAX), 20)
+        return _P17, 3, dod & _B17_MAX, 17
     if dod + _B20_BIAS <= _B20_MAX:
-        return _put(addr, pos, acc, nacc, _P20 | (dod & _B20_MAX), 24)
-    pos, acc, nacc = _put(addr, pos, acc, nacc, _P64, 4)
-    return _put_wide(addr, pos, acc, nacc, dod, 64)
+        return _P20, 4, dod & _B20_MAX, 20
+    return _P64, 4, dod, 64
 
 
 @njit(cache=True, nogil=True)
@@ -174,7 +172,8 @@ def encode_many(ts, vbits, starts, counts, out, offsets):
     ``ts`` is int64, ``vbits`` the float64 values viewed as uint64, ``out``
     a uint8 buffer of at least :func:`max_encoded_size` bytes and ``offsets``
     an int64 array of ``len(starts) + 1`` entries that receives the chunk
-    boundaries. Returns the number of bytes written.
+    boundaries. Returns the number of bytes written, or -1 (a bug in the
+    caller) if ``out`` is too small for the worst case of the next chunk.
     """
     addr = address_of(out)
     pos = 0
@@ -182,6 +181,9 @@ def encode_many(ts, vbits, starts, counts, out, offsets):
         offsets[c] = pos
         s = starts[c]
         n = counts[c]
+        # The raw stores are unchecked: make sure this chunk's worst case fits.
+        if pos + _PREFIX_BYTES + (n * _MAX_BITS_PER_SAMPLE + 7) // 8 + 4 > out.shape[0]:
+            return -1
         out[pos] = np.uint8(n >> 8)
         out[pos + 1] = np.uint8(n & 0xFF)
         pos += 2
@@ -208,11 +210,13 @@ def encode_many(ts, vbits, starts, counts, out, offsets):
             t = np.uint64(ts[j])
             delta = t - t_prev
             if j > s + 1:
-                pos, acc, nacc = _put_dod(addr, pos, acc, nacc, delta - delta_prev)
+                head, nhead, payload, npayload = _dod_field(delta - delta_prev)
+                pos, acc, nacc = _put_field(addr, pos, acc, nacc, head, nhead, payload, npayload)
             t_prev = t
             delta_prev = delta
             v = vbits[j]
-            pos, acc, nacc, lead, trail = _put_value(addr, pos, acc, nacc, v ^ v_prev, lead, trail)
+            head, nhead, payload, npayload, lead, trail = _value_field(v ^ v_prev, lead, trail)
+            pos, acc, nacc = _put_field(addr, pos, acc, nacc, head, nhead, payload, npayload)
             v_prev = v
         pos = _flush(addr, pos, acc, nacc)
     offsets[starts.shape[0]] = pos

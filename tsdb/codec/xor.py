@@ -97,7 +97,9 @@ def _bytes_u8(name: str, buf: object) -> NDArray[np.uint8]:
     """``buf`` (bytes-like or uint8 array) as a read-only contiguous uint8 array."""
     if isinstance(buf, np.ndarray):
         if buf.dtype != np.uint8 or buf.ndim != 1:
-            raise ValueError(f"{name} must be a 1-dimensional uint8 array, got {buf.dtype} {buf.shape}")
+            raise ValueError(
+                f"{name} must be a 1-dimensional uint8 array, got {buf.dtype} {buf.shape}"
+            )
         arr = np.ascontiguousarray(buf)
     else:
         arr = np.frombuffer(buf, dtype=np.uint8)
@@ -140,11 +142,15 @@ def encode_xor_many(
     starts_arr = _int64_vector("starts", starts)
     counts_arr = _int64_vector("counts", counts)
     if starts_arr.shape != counts_arr.shape:
-        raise ValueError(f"starts and counts differ in length: {starts_arr.shape[0]} != {counts_arr.shape[0]}")
+        raise ValueError(
+            f"starts and counts differ in length: {starts_arr.shape[0]} != {counts_arr.shape[0]}"
+        )
     bad = (counts_arr < 1) | (counts_arr > MAX_SAMPLES_PER_CHUNK)
     if bad.any():
         i = _first(bad)
-        raise ValueError(f"chunk {i}: {counts_arr[i]} samples; a chunk holds 1 to {MAX_SAMPLES_PER_CHUNK}")
+        raise ValueError(
+            f"chunk {i}: {counts_arr[i]} samples; a chunk holds 1 to {MAX_SAMPLES_PER_CHUNK}"
+        )
     bad = (starts_arr < 0) | (starts_arr > ts_arr.shape[0] - counts_arr)
     if bad.any():
         i = _first(bad)
@@ -158,8 +164,8 @@ def encode_xor_many(
         return np.zeros(0, dtype=np.uint8), offsets
     out = np.empty(_max_encoded_size(counts_arr), dtype=np.uint8)
     end = _encode_many_kernel(ts_arr, vbits, starts_arr, counts_arr, out, offsets)
-    if end > out.shape[0]:
-        raise RuntimeError(f"BUG: XOR encoder wrote {end} bytes into a {out.shape[0]}-byte buffer")
+    if end < 0:
+        raise RuntimeError(f"BUG: {out.shape[0]}-byte buffer too small for {k} XOR chunks")
     return out[:end].copy(), offsets
 
 
@@ -191,8 +197,17 @@ def chunk_num_samples(buf: bytes | memoryview | NDArray[np.uint8]) -> int:
     return (int(arr[0]) << 8) | int(arr[1])
 
 
-def _raise_corrupt(status: int, chunk: int, sample: int, byte: int, a: int, b: int,
-                   offsets: np.ndarray, lengths: np.ndarray, bounds: np.ndarray) -> None:
+def _raise_corrupt(
+    status: int,
+    chunk: int,
+    sample: int,
+    byte: int,
+    a: int,
+    b: int,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    bounds: np.ndarray,
+) -> None:
     """Turn a kernel status tuple into the exception it stands for."""
     length = int(lengths[chunk])
     n = int(bounds[chunk + 1] - bounds[chunk])
@@ -240,7 +255,9 @@ def decode_xor_many(
     offs = _int64_vector("offsets", offsets)
     lens = _int64_vector("lengths", lengths)
     if offs.shape != lens.shape:
-        raise ValueError(f"offsets and lengths differ in length: {offs.shape[0]} != {lens.shape[0]}")
+        raise ValueError(
+            f"offsets and lengths differ in length: {offs.shape[0]} != {lens.shape[0]}"
+        )
     size = arr.shape[0]
     bad = (offs < 0) | (lens < 0) | (offs > size - lens)
     if bad.any():
@@ -268,7 +285,9 @@ def decode_xor_many(
     return ts, vbits.view(np.float64), bounds
 
 
-def decode_xor(buf: bytes | memoryview | NDArray[np.uint8]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+def decode_xor(
+    buf: bytes | memoryview | NDArray[np.uint8],
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Decode one chunk into ``(ts, vs)``; see :func:`decode_xor_many` for errors.
 
     >>> decode_xor(bytes.fromhex('0001d00f3ff0000000000000'))

@@ -119,7 +119,8 @@ class _Reader:
     def take(self, nbits: int) -> int:
         if self.pos + nbits > len(self.bits):
             raise CorruptChunkError(
-                f"chunk 0: bit stream ends at byte {self.size} while reading sample {self.sample} of {self.n}"
+                f"chunk 0: bit stream ends at byte {self.size} "
+                f"while reading sample {self.sample} of {self.n}"
             )
         s = self.bits[self.pos : self.pos + nbits]
         self.pos += nbits
@@ -136,14 +137,18 @@ class _Reader:
                 return x | (b << shift)
             x |= (b & 0x7F) << shift
             shift += 7
-        raise CorruptChunkError(f"chunk 0: varint overflows 64 bits (sample {self.sample} of {self.n})")
+        raise CorruptChunkError(
+            f"chunk 0: varint overflows 64 bits (sample {self.sample} of {self.n})"
+        )
 
 
 def decode(data: bytes) -> tuple[list[int], list[int]]:
     """Decode a chunk into (timestamps, float64 bit patterns), like ``xorIterator``."""
     data = bytes(data)
     if len(data) < 2:
-        raise CorruptChunkError(f"chunk 0: {len(data)} bytes is too short for the 2-byte sample count")
+        raise CorruptChunkError(
+            f"chunk 0: {len(data)} bytes is too short for the 2-byte sample count"
+        )
     n = int.from_bytes(data[:2], "big")
     r = _Reader(data[2:], n)
     r.size = len(data)
