@@ -93,6 +93,12 @@ class _Reader:
             raise ExpositionError("sample without a timestamp (backfill needs one on every sample)", lineno, len(line) + 1)
         return self._series_id(r), r.value, r.ts_ms
 
+    @staticmethod
+    def _check_nothing_after_eof(lines: list[bytes], start: int, base: int) -> None:
+        for j in range(start, len(lines)):
+            if lines[j]:
+                raise ExpositionError("content after '# EOF'", base + j + 1, 1)
+
     def feed(self, lines: list[bytes]) -> None:
         ids = self.ids
         parts = list(map(_rsplit2, lines))
@@ -100,6 +106,8 @@ class _Reader:
         vals: list[float] = []
         tss: list[int] = []
         base = self.lineno
+        if self.saw_eof:
+            self._check_nothing_after_eof(lines, 0, base)
         for i, p in enumerate(parts):
             sid = ids.get(p[0]) if len(p) == 3 else None
             if sid is not None:
@@ -115,6 +123,9 @@ class _Reader:
                     tss.append(ts)
                     continue
             r = self._slow_line(lines[i], base + i + 1)
+            if self.saw_eof:
+                self._check_nothing_after_eof(lines, i + 1, base)
+                break
             if r is not None:
                 sids.append(r[0])
                 vals.append(r[1])

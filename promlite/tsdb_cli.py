@@ -20,13 +20,13 @@ import os
 import sys
 from collections import Counter
 
-import numpy as np
-
 from tsdb.block import Block, is_ulid
 from tsdb.block_query import read_block
 from tsdb.errors import TSDBError
 from tsdb.matchers import Matcher
 from tsdb.merge import merge_answers
+
+from .gofmt import format_g
 
 
 def _blocks(path: str) -> list[Block]:
@@ -41,7 +41,7 @@ def _blocks(path: str) -> list[Block]:
 
 
 def _ts(ms: int) -> str:
-    return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    return _dt.datetime.fromtimestamp(ms / 1000, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -100,14 +100,6 @@ def _quote(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _format_value(v: float) -> str:
-    if np.isnan(v):
-        return "NaN"
-    if np.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(float(v)) if v != int(v) or abs(v) >= 1e21 else str(int(v))
-
-
 def cmd_dump(args: argparse.Namespace) -> int:
     """Every sample, series by series across blocks (like ``promtool tsdb dump``)."""
     matchers = [Matcher.re("__name__", ".+")]
@@ -117,7 +109,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
     for i in sorted(range(len(labels)), key=labels.__getitem__):
         text = "{" + ", ".join(f"{n}={_quote(v)}" for n, v in labels[i]) + "}"
         t, v = arrs.series(i)
-        out.writelines(f"{text} {_format_value(x)} {ts}\n" for ts, x in zip(t.tolist(), v.tolist(), strict=True))
+        out.writelines(f"{text} {format_g(x)} {ts}\n" for ts, x in zip(t.tolist(), v.tolist(), strict=True))
     for b in blocks:
         b.close()
     return 0

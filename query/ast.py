@@ -381,6 +381,8 @@ def resolve_durations(node: Expr, step_ms: int, range_ms: int) -> Expr:
         return ms
 
     def rec(n: Expr) -> Expr:
+        if isinstance(n, (NumberLiteral, StringLiteral)):
+            return n
         if isinstance(n, VectorSelector):
             if n.offset_expr is not None:
                 return dataclasses.replace(n, offset_ms=dur(n.offset_expr, True))
@@ -409,7 +411,19 @@ def resolve_durations(node: Expr, step_ms: int, range_ms: int) -> Expr:
             return dataclasses.replace(n, expr=rec(n.expr))
         return n
 
+    if not any(_has_duration_expr(n) for n in walk(node)):
+        return node
     return rec(node)
+
+
+def _has_duration_expr(n: Expr) -> bool:
+    if isinstance(n, VectorSelector):
+        return n.offset_expr is not None
+    if isinstance(n, MatrixSelector):
+        return n.range_expr is not None or n.vector_selector.offset_expr is not None
+    if isinstance(n, SubqueryExpr):
+        return n.range_expr is not None or n.step_expr is not None or n.offset_expr is not None
+    return False
 
 
 def constant_ms(seconds: float) -> int:

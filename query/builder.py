@@ -58,6 +58,13 @@ OP_NAMES = {
 }
 _MATCH_OPS = {"EQL": "=", "NEQ": "!=", "EQL_REGEX": "=~", "NEQ_REGEX": "!~"}
 _MAX_DURATION_S = (1 << 63) / 1e9  # Prometheus keeps durations in int64 nanoseconds.
+# Binding power of binary operators (higher binds tighter); ^ is right-associative.
+_PRECEDENCE = {
+    "LOR": 1, "LAND": 2, "LUNLESS": 2,
+    "EQLC": 3, "NEQ": 3, "LTE": 3, "LSS": 3, "GTE": 3, "GTR": 3, "TRIM_UPPER": 3, "TRIM_LOWER": 3,
+    "ADD": 4, "SUB": 4, "MUL": 5, "DIV": 5, "MOD": 5, "ATAN2": 5, "POW": 6,
+}
+_POW_PREC = 6
 
 
 @dataclass(frozen=True)
@@ -147,17 +154,66 @@ class Builder(Transformer):
     def paren_expr(self, c):
         return ParenExpr(c[1], pos=(c[0].start_pos, c[2].end_pos))
 
-    def unary_expr(self, c):
-        op, e = c
+    def _unary(self, op: Token, e: Expr) -> Expr:
         if isinstance(e, NumberLiteral):
             value = -e.value if op.type == "SUB" else e.value
             return NumberLiteral(value, e.duration, pos=(op.start_pos, e.pos[1]))
         return UnaryExpr(OP_NAMES[op.type], e, pos=(op.start_pos, e.pos[1]))
 
+    def _prefixed(self, ops: list[Token], e: Expr) -> Expr:
+        for op in reversed(ops):
+            e = self._unary(op, e)
+        return e
+
+    def unary_expr(self, c):
+        return self._prefixed(c[:-1], c[-1])
+
     # -- binary operators -------------------------------------------------------
 
-    def binary_expr(self, c):
-        lhs, op, (return_bool, matching), rhs = c
+    def operand(self, c):
+        return (c[:-1], c[-1])
+
+    def binary_chain(self, c):
+        """``operand (op modifiers operand)+`` -> a tree, by precedence climbing.
+
+        Precedence and associativity are Prometheus's (``%left``/``%right`` in
+        generated_parser.y); a unary prefix applies to its operand together with
+        any ``^`` that follows it (``-a ^ b`` is ``-(a ^ b)``), like yacc's
+        ``unary_op expr %prec MUL``.
+        """
+        operands = c[0::3]
+        ops = c[1::3]
+        mods = c[2::3]
+        n_ops = len(ops)
+        pos = 0  # index of the next operator
+
+        def parse(min_prec: int) -> Expr:
+            nonlocal pos
+            prefixes, node = operands[pos]
+            if prefixes:
+                node = self._prefixed(prefixes, climb(node, _POW_PREC))
+            return climb(node, min_prec)
+
+        def climb(lhs: Expr, min_prec: int) -> Expr:
+            nonlocal pos
+            while pos < n_ops:
+                op = ops[pos]
+                prec = _PRECEDENCE[op.type]
+                if prec < min_prec:
+                    break
+                mod = mods[pos]
+                pos += 1
+                rhs = parse(prec if prec == _POW_PREC else prec + 1)
+                lhs = self._binary(lhs, op, mod, rhs)
+            return lhs
+
+        result = parse(0)
+        if pos != n_ops:
+            raise RuntimeError("BUG: binary chain not fully consumed")
+        return result
+
+    def _binary(self, lhs: Expr, op: Token, mod, rhs: Expr) -> Expr:
+        return_bool, matching = mod
         node = BinaryExpr(OP_NAMES[op.type], lhs, rhs, return_bool, matching, pos=(lhs.pos[0], rhs.pos[1]))
         if (matching.fill_lhs is not None or matching.fill_rhs is not None) and not self.options.binop_fill_modifiers:
             raise self._fail("binop fill modifiers are experimental and not enabled", node.pos)

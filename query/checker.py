@@ -113,7 +113,18 @@ class Checker:
         return (start, end)
 
     def _binary(self, node: BinaryExpr) -> Expr:
-        lhs = self.check(node.lhs)
+        # Walk the left spine iteratively: "a or b or c or ..." nests to the
+        # left as deep as it is long, and must not hit Python's recursion limit.
+        # The order of checks is unchanged (operands first, bottom-up).
+        spine = [node]
+        while isinstance(spine[-1].lhs, BinaryExpr):
+            spine.append(spine[-1].lhs)
+        lhs = self.check(spine[-1].lhs)
+        for n in reversed(spine):
+            lhs = self._binary_node(n, lhs)
+        return lhs
+
+    def _binary_node(self, node: BinaryExpr, lhs: Expr) -> Expr:
         rhs = self.check(node.rhs)
         lt, rt = lhs.type, rhs.type
         op = node.op
@@ -160,7 +171,7 @@ class Checker:
             raise RuntimeError(f"BUG: call to unknown function {node.func!r} survived parsing")
         nargs = len(node.args)
         expected = len(spec.arg_types)
-        name = go_quote(node.func)
+        name = f'"{node.func}"'  # Go's %q of a function name (always a plain identifier)
         if spec.variadic == 0:
             if nargs != expected:
                 raise self._fail(f"expected {expected} argument(s) in call to {name}, got {nargs}", node.pos)

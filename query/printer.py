@@ -181,10 +181,14 @@ def expr_to_string(node: Expr) -> str:
     if isinstance(node, UnaryExpr):
         return node.op + expr_to_string(node.expr)
     if isinstance(node, BinaryExpr):
-        return (
-            f"{expr_to_string(node.lhs)} {node.op}{' bool' if node.return_bool else ''}"
-            f"{_matching(node.matching)} {expr_to_string(node.rhs)}"
-        )
+        # Iterate down the left spine (long "a or b or c ..." chains nest deeply).
+        spine = [node]
+        while isinstance(spine[-1].lhs, BinaryExpr):
+            spine.append(spine[-1].lhs)
+        out = expr_to_string(spine[-1].lhs)
+        for n in reversed(spine):
+            out = f"{out} {n.op}{' bool' if n.return_bool else ''}{_matching(n.matching)} {expr_to_string(n.rhs)}"
+        return out
     if isinstance(node, Call):
         return f"{node.func}({', '.join(expr_to_string(a) for a in node.args)})"
     if isinstance(node, AggregateExpr):
@@ -224,5 +228,12 @@ def _pretty(node: Expr, level: int) -> str:
 
 
 def format_expr(node: Expr) -> str:
-    """Prometheus's ``Prettify``: what ``/api/v1/format_query`` returns."""
-    return _pretty(node, 0)
+    """Prometheus's ``Prettify``: what ``/api/v1/format_query`` returns.
+
+    Expressions nested too deeply for Python's recursion limit (thousands of
+    levels) are returned on one line instead.
+    """
+    try:
+        return _pretty(node, 0)
+    except RecursionError:
+        return expr_to_string(node)

@@ -34,7 +34,7 @@ Invariants
   would silently decode garbage, a window with leading + sigbits > 64.
 * Cost: O(total bytes + total samples), no allocation.
 
-See docs/format/chunks.md#xor-chunk-data for the bit layout.
+See docs/format/chunks.md for the bit layout.
 """
 
 from __future__ import annotations

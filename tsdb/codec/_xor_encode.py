@@ -28,13 +28,19 @@ Invariants
   ``uint64(t - a.t)`` / ``int64(tDelta - a.tDelta)``, so any int64 input --
   unsorted, huge, negative -- round-trips.
 * Padding bits of the last byte are zero.
+* Prometheus's bit writer (``bstream``) writes whole bytes by appending a
+  byte and then a zero byte for the next bits; when a field of whole bytes
+  starts on a byte boundary and is the last one, that zero byte stays. So a
+  chunk ends in one *empty* 0x00 byte when it has 1 sample (the raw first
+  value) or when its last value's payload is a multiple of 8 bits starting on
+  a byte boundary. We append it too, or the bytes would differ.
 * The caller validated ``starts``/``counts`` (1 <= count <= 65535, in range)
   and sized ``out`` with :func:`max_encoded_size`. Before each chunk the
   kernel still checks that the chunk's worst case (+ 4 bytes for the last
   32-bit store) fits, because the raw stores are unchecked; every raw store
   lands below the bytes written so far + 4.
 
-See docs/format/chunks.md#xor-chunk-data for the bit layout.
+See docs/format/chunks.md for the bit layout.
 """
 
 from __future__ import annotations
@@ -195,6 +201,8 @@ def encode_many(ts, vbits, starts, counts, out, offsets):
             out[pos + b] = np.uint8((v_prev >> np.uint64(56 - 8 * b)) & _UFF)
         pos += 8
         if n == 1:
+            out[pos] = 0  # the empty byte Prometheus's writer leaves (see above)
+            pos += 1
             continue
         # Sample 1: uvarint delta (still byte aligned); its XOR is written by
         # the loop below, which skips the dod for it (one copy of the value
@@ -218,6 +226,12 @@ def encode_many(ts, vbits, starts, counts, out, offsets):
             head, nhead, payload, npayload, lead, trail = _value_field(v ^ v_prev, lead, trail)
             pos, acc, nacc = _put_field(addr, pos, acc, nacc, head, nhead, payload, npayload)
             v_prev = v
+        # The last field was whole bytes written from a byte boundary: Prometheus's
+        # writer has an empty byte behind it (see above).
+        empty_tail = npayload > 0 and (npayload & 7) == 0 and (nacc & 7) == 0
         pos = _flush(addr, pos, acc, nacc)
+        if empty_tail:
+            out[pos] = 0
+            pos += 1
     offsets[starts.shape[0]] = pos
     return pos

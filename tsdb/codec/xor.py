@@ -1,7 +1,7 @@
 """Gorilla XOR chunks, byte-compatible with Prometheus's ``chunkenc.EncXOR``.
 
 Pure functions, arrays in and bytes out: no I/O, no globals, no hidden
-state. The bit layout is documented in docs/format/chunks.md#xor-chunk-data.
+state. The bit layout is documented in docs/format/chunks.md.
 
 Strategy
 --------

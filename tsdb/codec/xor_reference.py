@@ -38,14 +38,14 @@ def _ctz64(x: int) -> int:
     return (x & -x).bit_length() - 1
 
 
-def _uvarint(u: int) -> str:
-    """Go's ``PutUvarint`` as a bit string (bytes in stream order)."""
+def _uvarint_bytes(u: int) -> list[int]:
+    """Go's ``PutUvarint``: 7 bits a byte, least significant first, high bit = more."""
     out = []
     while u >= 0x80:
         out.append((u & 0x7F) | 0x80)
         u >>= 7
     out.append(u)
-    return "".join(format(b, "08b") for b in out)
+    return out
 
 
 def _bit_range(x: int, nbits: int) -> bool:
@@ -53,9 +53,32 @@ def _bit_range(x: int, nbits: int) -> bool:
     return -((1 << (nbits - 1)) - 1) <= x <= (1 << (nbits - 1))
 
 
-def _field(value: int, nbits: int) -> str:
-    """The ``nbits`` low bits of ``value`` (two's complement), MSB first."""
-    return format(value & ((1 << nbits) - 1), f"0{nbits}b")
+class _Writer:
+    """A '0'/'1' string plus the one quirk of Prometheus's ``bstream`` that shows.
+
+    Call ``write`` once per write call of Go's ``xorAppender`` (``writeBit`` is
+    1 bit, ``writeByte`` 8, ``writeBits`` n). Go writes whole bytes by
+    appending a byte and then a zero byte for the next bits; so after a call
+    of whole bytes (n a multiple of 8) that *starts on a byte boundary* the
+    stream has an empty byte at its end, which the next bit fills. If no bit
+    comes, the chunk keeps that 0x00 byte.
+    """
+
+    def __init__(self) -> None:
+        self.bits: list[str] = []
+        self.length = 0
+        self.empty_tail = False
+
+    def write(self, value: int, nbits: int) -> None:
+        self.empty_tail = nbits % 8 == 0 and self.length % 8 == 0
+        self.bits.append(format(value & ((1 << nbits) - 1), f"0{nbits}b"))
+        self.length += nbits
+
+    def to_bytes(self) -> bytes:
+        stream = "".join(self.bits)
+        stream += "0" * (-len(stream) % 8)
+        data = int(stream, 2).to_bytes(len(stream) // 8, "big")
+        return data + b"\x00" if self.empty_tail else data
 
 
 def encode(ts: Sequence[int], value_bits: Sequence[int]) -> bytes:
@@ -63,47 +86,57 @@ def encode(ts: Sequence[int], value_bits: Sequence[int]) -> bytes:
     n = len(ts)
     if not 1 <= n <= 0xFFFF or len(value_bits) != n:
         raise ValueError(f"bad chunk size {n} / {len(value_bits)}")
-    bits = [_field(n, 16)]
+    w = _Writer()
+    w.write(n, 16)  # the header (Go updates it in place)
     t_prev = v_prev = t_delta = 0
     leading, trailing = 0xFF, 0
     for i, (t, v) in enumerate(zip(ts, value_bits, strict=True)):
         t, v = int(t), int(v)
         if i == 0:
-            bits.append(_uvarint(_u64((t << 1) ^ (t >> 63))))  # PutVarint: zig-zag
-            bits.append(_field(v, 64))
+            for b in _uvarint_bytes(_u64((t << 1) ^ (t >> 63))):  # PutVarint: zig-zag
+                w.write(b, 8)
+            w.write(v, 64)
         else:
             new_delta = _u64(t - t_prev)
             if i == 1:
-                bits.append(_uvarint(new_delta))
+                for b in _uvarint_bytes(new_delta):
+                    w.write(b, 8)
             else:
                 dod = _i64(new_delta - t_delta)
                 if dod == 0:
-                    bits.append("0")
+                    w.write(0, 1)
                 elif _bit_range(dod, 14):
-                    bits.append("10" + _field(dod, 14))
+                    w.write(0b10, 2)
+                    w.write(dod, 14)
                 elif _bit_range(dod, 17):
-                    bits.append("110" + _field(dod, 17))
+                    w.write(0b110, 3)
+                    w.write(dod, 17)
                 elif _bit_range(dod, 20):
-                    bits.append("1110" + _field(dod, 20))
+                    w.write(0b1110, 4)
+                    w.write(dod, 20)
                 else:
-                    bits.append("1111" + _field(dod, 64))
+                    w.write(0b1111, 4)
+                    w.write(dod, 64)
             t_delta = new_delta
             x = v ^ v_prev
             if x == 0:
-                bits.append("0")
+                w.write(0, 1)
             else:
+                w.write(1, 1)
                 lead = min(_clz64(x), 31)
                 trail = _ctz64(x)
                 if leading != 0xFF and lead >= leading and trail >= trailing:
-                    bits.append("10" + _field(x >> trailing, 64 - leading - trailing))
+                    w.write(0, 1)
+                    w.write(x >> trailing, 64 - leading - trailing)
                 else:
                     leading, trailing = lead, trail
                     sig = 64 - lead - trail
-                    bits.append("11" + _field(lead, 5) + _field(sig, 6) + _field(x >> trail, sig))
+                    w.write(1, 1)
+                    w.write(lead, 5)
+                    w.write(sig, 6)  # 64 does not fit: written as 0
+                    w.write(x >> trail, sig)
         t_prev, v_prev = t, v
-    stream = "".join(bits)
-    stream += "0" * (-len(stream) % 8)
-    return int(stream, 2).to_bytes(len(stream) // 8, "big")
+    return w.to_bytes()
 
 
 class _Reader:
