@@ -2,7 +2,7 @@
 
 It follows Prometheus's ``xorAppender.Append`` / ``xorIterator.Next`` step by
 step on Python integers and a string of '0'/'1' characters, with no attempt
-at speed (about a million times slower than the kernels, quadratic-free but
+at speed (thousands of times slower than the kernels, linear but
 allocation-happy). Never use it outside tests and debugging.
 
 Go's fixed-width arithmetic is made explicit: ``_u64`` wraps to uint64,
