@@ -171,8 +171,9 @@ class DB:
 
     def _replay_wal(self) -> None:
         t0 = time.monotonic()
-        nseries = nsamples = 0
+        nseries = nsamples = unknown = 0
         head = self.head
+        alias: dict[int, int] = {}  # a series record repeating known labels under another ref
         for _seg, payload in self.wal.replay():
             rec = decode_record(payload)
             if isinstance(rec, SeriesRecord):
@@ -180,21 +181,27 @@ class DB:
                     existing = head.index.get(labels)
                     if existing is None and ref >= head.index.next_ref:
                         head.create(labels, ref)
-                    self._mark_logged(np.array([ref]))
+                        self._mark_logged(np.array([ref]))
+                    elif existing is not None and existing != ref:
+                        alias[ref] = existing
                 nseries += len(rec.labels)
             elif isinstance(rec, SamplesRecord):
-                known = rec.refs < len(head.slot_of)
-                if not known.all():
-                    raise CorruptError(f"samples record names series ref {int(rec.refs[~known][0])} never defined", path=self.wal.dir)
-                live = head.slot_of[rec.refs] >= 0
-                if live.all():
-                    head.append(rec.refs, rec.ts, rec.vs)
+                refs = rec.refs
+                if alias:
+                    refs = np.array([alias.get(r, r) for r in refs.tolist()], dtype=np.int64)
+                known = refs < len(head.slot_of)
+                known[known] = head.slot_of[refs[known]] >= 0
+                if known.all():
+                    head.append(refs, rec.ts, rec.vs)
                 else:
-                    head.append(rec.refs[live], rec.ts[live], rec.vs[live])
-                nsamples += len(rec.refs)
+                    unknown += int((~known).sum())
+                    head.append(refs[known], rec.ts[known], rec.vs[known])
+                nsamples += len(refs)
             elif isinstance(rec, TombstonesRecord):
                 for r, a, b in zip(rec.refs.tolist(), rec.mints.tolist(), rec.maxts.tolist(), strict=True):
-                    head.delete(np.array([r]), a, b)
+                    head.delete(np.array([alias.get(r, r)]), a, b)
+        if unknown:
+            log.warning("WAL replay: skipped %d samples of series with no series record", unknown)
         if nseries or nsamples:
             log.info(
                 "replayed WAL: %d series, %d samples in %.3fs", nseries, nsamples, time.monotonic() - t0

@@ -241,3 +241,21 @@ def test_corrupt_wal_tail_is_truncated_and_logged(tmp_path, caplog):
         t, _ = series_dict(db, Matcher.eq("__name__", "m"))[(("__name__", "m"),)]
         assert t.tolist() == [0, 1]
     assert any("00000000" in r.getMessage() for r in caplog.records)
+
+
+def test_corrupt_wal_in_an_older_segment_names_file_and_offset(tmp_path):
+    path = str(tmp_path / "d")
+    with tsdb.open(path, wal_segment_bytes=1024) as db:
+        for k in range(200):
+            with db.appender() as app:
+                app.append({"__name__": "m"}, k, float(k))
+    segs = sorted(n for n in os.listdir(os.path.join(path, "wal")) if n.isdigit())
+    assert len(segs) >= 3
+    first = os.path.join(path, "wal", segs[0])
+    with open(first, "r+b") as f:
+        f.seek(100)
+        b = f.read(1)
+        f.seek(100)
+        f.write(bytes([b[0] ^ 0xFF]))
+    with pytest.raises(tsdb.CorruptError, match=segs[0]):
+        tsdb.open(path)

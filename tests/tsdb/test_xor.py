@@ -215,11 +215,15 @@ def test_many_equals_one_at_a_time(chunks, rnd):
 
 
 def test_one_sample_chunk_layout():
-    # header 1 | varint zig-zag(1000)=2000 -> D0 0F | 1.0
-    assert (
-        encode_xor(np.array([1000]), np.array([1.0])).hex() == "0001" + "d00f" + "3ff0000000000000"
-    )
-    assert_same(*decode_xor(bytes.fromhex("0001d00f3ff0000000000000")), [1000], [1.0])
+    # header 1 | varint zig-zag(1000)=2000 -> D0 0F | 1.0 | the empty byte Prometheus's
+    # writer leaves after whole bytes written from a byte boundary (promtool 2.42 writes
+    # 000180a0abfef9623ff000000000000000 for `a 1.0 1700000000.000`)
+    want = "0001" + "d00f" + "3ff0000000000000" + "00"
+    assert encode_xor(np.array([1000]), np.array([1.0])).hex() == want
+    assert_same(*decode_xor(bytes.fromhex(want)), [1000], [1.0])
+    assert_same(*decode_xor(bytes.fromhex(want[:-2])), [1000], [1.0])  # without it too
+    promtool = bytes.fromhex("000180a0abfef9623ff000000000000000")
+    assert encode_xor(np.array([1_700_000_000_000]), np.array([1.0])) == promtool
 
 
 def test_largest_chunk_and_size_limits():
@@ -270,7 +274,7 @@ def test_dod_bucket(dod, bits):
     assert_same(*decode_xor(expected), ts, vs)
 
 
-# (value bits..., expected varbit_xor of each value after the first)
+# (value bits..., expected varbit_xor of each value after the first[, trailing bytes])
 VALUE_TABLE = {
     "first-xor-opens-window": (
         [f2b(1.0), f2b(3.0)],
@@ -300,17 +304,24 @@ VALUE_TABLE = {
         [0, 1 << 10, (1 << 10) ^ (1 << 11)],
         ["11" + field(31, 5) + field(23, 6) + field(1, 23), "10" + field(2, 23)],
     ),
+    # v_2's 8 payload bits start at bit 120: whole bytes from a byte boundary, and
+    # last, so Prometheus's writer leaves an empty byte behind them.
+    "last-payload-whole-bytes-aligned": (
+        [0, 0xFF << 25, (0xFF ^ 0x81) << 25],
+        ["11" + field(31, 5) + field(8, 6) + field(0xFF, 8), "10" + field(0x81, 8)],
+        b"\x00",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(VALUE_TABLE))
 def test_value_encoding(case):
-    vbits, xors = VALUE_TABLE[case]
+    vbits, xors, *tail = VALUE_TABLE[case]
     n = len(vbits)
     ts = np.zeros(n, dtype=np.int64)
     stream = field(n, 16) + "00000000" + field(vbits[0], 64) + "00000000"  # ts_0 = 0, delta 0
     stream += xors[0] + "".join("0" + x for x in xors[1:])  # dod 0 before each later value
-    expected = bits_to_bytes(stream)
+    expected = bits_to_bytes(stream) + b"".join(tail)
     assert encode_xor(*arrays(ts, vbits)) == expected
     assert_same(*decode_xor(expected), *arrays(ts, vbits))
 

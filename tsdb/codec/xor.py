@@ -172,9 +172,12 @@ def encode_xor_many(
 def encode_xor(ts: NDArray[np.int64], vs: NDArray[np.float64]) -> bytes:
     """Encode one chunk of 1 to 65535 samples; the bytes Prometheus would write.
 
+    Header ``0001``, varint timestamp ``d00f``, the value's 8 bytes, and the
+    empty byte Prometheus's bit writer leaves behind (docs/format/chunks.md):
+
     >>> import numpy as np
     >>> encode_xor(np.array([1000]), np.array([1.0])).hex()
-    '0001d00f3ff0000000000000'
+    '0001d00f3ff000000000000000'
     """
     ts_arr, vbits = _samples(ts, vs)
     n = ts_arr.shape[0]
