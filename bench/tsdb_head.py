@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
             t_append += time.perf_counter() - t1
         nsamples = args.series * (args.scrapes - 1)
         head = db.head
-        sample_bytes = head.chunks.nbytes + int(((head.nbits.astype(np.int64) + 7) // 8).sum())
+        sample_bytes = head.chunks.nbytes + int(head._open_chunk_bytes(np.arange(head._nslots)).sum())
         rss_after = rss_bytes()
         per_series = (rss_after - rss0 - sample_bytes) / args.series
         db.close()

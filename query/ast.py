@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 
 from tsdb.matchers import Matcher
 
-from .durations import seconds_to_ms
 from .functions import FUNCTIONS, FunctionSpec
 from .types import ValueType
 
@@ -424,11 +423,6 @@ def _has_duration_expr(n: Expr) -> bool:
     if isinstance(n, SubqueryExpr):
         return n.range_expr is not None or n.step_expr is not None or n.offset_expr is not None
     return False
-
-
-def constant_ms(seconds: float) -> int:
-    """A literal number of seconds as milliseconds (Prometheus's rounding)."""
-    return seconds_to_ms(seconds)
 
 
 __all__ = [

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 
+from .quoting import go_quote
+
 _MS = 1
 _S = 1000 * _MS
 _M = 60 * _S
@@ -49,19 +51,19 @@ def parse_prometheus_duration(text: str) -> int:
         while j < n and text[j].isascii() and text[j].isdigit():
             j += 1
         if j == i:
-            raise ValueError(f"not a valid duration string: {_q(text)}")
+            raise ValueError(f"not a valid duration string: {go_quote(text)}")
         value = int(text[i:j])
         k = j
         while k < n and not (text[k].isascii() and text[k].isdigit()):
             k += 1
         if k == j:
-            raise ValueError(f"not a valid duration string: {_q(text)}")
+            raise ValueError(f"not a valid duration string: {go_quote(text)}")
         unit = text[j:k]
         if unit not in _UNITS:
-            raise ValueError(f"unknown unit {_q(unit)} in duration {_q(text)}")
+            raise ValueError(f"unknown unit {go_quote(unit)} in duration {go_quote(text)}")
         order, mult = _UNITS[unit]
         if order <= last_order:
-            raise ValueError(f"not a valid duration string: {_q(text)}")
+            raise ValueError(f"not a valid duration string: {go_quote(text)}")
         last_order = order
         # Prometheus counts in nanoseconds and refuses anything beyond int64.
         if value > (1 << 63) // (mult * 1_000_000):
@@ -87,12 +89,12 @@ def parse_duration(text: str) -> int:
     if seconds is not None and s.lower() not in ("inf", "+inf", "-inf", "nan", "infinity", "+infinity", "-infinity"):
         ns = seconds * 1e9
         if not math.isfinite(ns) or ns > _MAX_NS or ns < -(1 << 63):
-            raise ValueError(f"cannot parse {_q(text)} to a valid duration. It overflows int64")
+            raise ValueError(f"cannot parse {go_quote(text)} to a valid duration. It overflows int64")
         return int(ns) // 1_000_000 if ns >= 0 else -(int(-ns) // 1_000_000)
     try:
         return parse_prometheus_duration(s)
     except ValueError:
-        raise ValueError(f"cannot parse {_q(text)} to a valid duration") from None
+        raise ValueError(f"cannot parse {go_quote(text)} to a valid duration") from None
 
 
 def format_duration(ms: int) -> str:
@@ -130,9 +132,3 @@ def seconds_to_ms(seconds: float) -> int:
     ns_int = int(math.floor(abs(ns) + 0.5))  # math.Round: half away from zero
     ms = ns_int // 1_000_000
     return -ms if ns < 0 else ms
-
-
-def _q(s: str) -> str:
-    from .quoting import go_quote
-
-    return go_quote(s)

@@ -41,7 +41,8 @@ from collections.abc import Iterator
 from lark import Token
 
 from .errors import ParseError
-from .quoting import go_quote_rune, go_unicode_verb
+from .numbers import accept_remaining_duration, scan_number
+from .quoting import go_quote, go_quote_rune, go_unicode_verb
 
 _new_token = Token._future_new  # skips the deprecation shim in Token.__new__
 
@@ -108,9 +109,7 @@ _DURATION_SINGLE = {
 }
 _SPACE = " \t\n\r"
 _DIGITS = "0123456789"
-_HEX = "0123456789abcdefABCDEF"
 _ALPHA = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
-_ALNUM = _ALPHA | frozenset(_DIGITS)
 
 _WORD_RE = re.compile(r"[a-zA-Z0-9_:]*")
 _LABEL_RE = re.compile(r"[a-zA-Z0-9_]*")
@@ -149,7 +148,7 @@ class Lexer:
                 c = q[pos]
                 if c in _SPACE:
                     pos = _SPACE_RE.match(q, pos).end()
-                elif c == "#":
+                elif c == "#" and not self._bracket_open:  # lex.go has no comments inside [...]
                     nl = q.find("\n", pos)
                     cr = q.find("\r", pos)
                     ends = [e for e in (nl, cr) if e >= 0]
@@ -336,10 +335,10 @@ class Lexer:
         ok, pos = scan_number(q, start)
         if ok:
             return _new_token("NUMBER", q[start:pos], start, None, None, None, None, pos), pos
-        ok, pos = _accept_remaining_duration(q, pos)
+        ok, pos = accept_remaining_duration(q, pos)
         if ok:
             return _new_token("DURATION", q[start:pos], start, None, None, None, None, pos), pos
-        raise self._error(f"bad number or duration syntax: {_go_q(q[start:pos])}", start)
+        raise self._error(f"bad number or duration syntax: {go_quote(q[start:pos])}", start)
 
     # -- strings ----------------------------------------------------------------
 
@@ -437,104 +436,3 @@ def _digit_val(ch: str) -> int:
     if "A" <= ch <= "F":
         return ord(ch) - 55
     return 16
-
-
-def _go_q(s: str) -> str:
-    from .quoting import go_quote
-
-    return go_quote(s)
-
-
-def scan_number(q: str, pos: int, series_desc: bool = False) -> tuple[bool, int]:
-    """Port of lex.go's ``scanNumber``: ``(ok, end)``; the text may still be unparseable.
-
-    Accepts decimal, hex (``0x1F``), octal-looking, float, exponent and ``_``
-    digit-separator forms, and insists that no letter or digit follows.
-    """
-    n = len(q)
-    initial = pos
-
-    def peek(p: int) -> str:
-        return q[p] if p < n else ""
-
-    digits = _DIGITS
-    # lex.go: `!seriesDesc && accept("0") && accept("xX")` -- the "0" stays
-    # consumed even when no "x" follows.
-    if not series_desc and peek(pos) == "0":
-        pos += 1
-        if peek(pos) in ("x", "X") and peek(pos) != "":
-            pos += 1
-            if peek(pos) == "_":
-                pos += 1
-            digits = _HEX
-    if peek(pos) == ".":
-        pos += 1
-    if peek(pos) != "" and peek(pos) in digits:
-        pos += 1
-    dot = exp = False
-    loop_set = digits + "._eE"
-    while True:
-        c = peek(pos)
-        if c == "" or c not in loop_set:
-            break
-        if c == "." and dot:
-            return False, pos + 1
-        if c in "eE" and exp:
-            return False, pos + 1
-        if c == ".":
-            dot = True
-            pos += 1
-            if peek(pos) != "" and peek(pos) in "_.":
-                return False, pos + 1
-            if digits is _HEX:
-                return False, pos
-            continue
-        if c in "eE":
-            exp = True
-            pos += 1
-            if peek(pos) != "" and peek(pos) in "+-":
-                pos += 1
-            nc = peek(pos)
-            if nc == "" or nc in "._eE":
-                return False, pos + (1 if nc else 0)
-            continue
-        if c == "_":
-            pos += 1
-            nc = peek(pos)
-            if nc == "" or nc in "._eE":
-                return False, pos + (1 if nc else 0)
-            continue
-        while peek(pos) != "" and peek(pos) in digits:
-            pos += 1
-    if pos == initial:
-        return False, pos
-    r = peek(pos)
-    if (series_desc and r == "x") or r == "" or r not in _ALNUM:
-        return True, pos
-    return False, pos
-
-
-def _accept_remaining_duration(q: str, pos: int) -> tuple[bool, int]:
-    """Port of lex.go's ``acceptRemainingDuration`` (units are validated later)."""
-    n = len(q)
-
-    def peek(p: int) -> str:
-        return q[p] if p < n else ""
-
-    if peek(pos) == "" or peek(pos) not in "smhdwy":
-        return False, pos
-    pos += 1
-    if peek(pos) == "s":
-        pos += 1
-    while peek(pos) != "" and peek(pos) in _DIGITS:
-        while peek(pos) != "" and peek(pos) in _DIGITS:
-            pos += 1
-        if peek(pos) == "" or peek(pos) not in "smhdw":
-            return False, pos
-        pos += 1
-        if peek(pos) == "s":
-            pos += 1
-    c = peek(pos)
-    if c != "" and c in _ALNUM:
-        return False, pos + 1
-    return True, pos

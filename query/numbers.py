@@ -6,6 +6,10 @@ hex, ``0755`` is *octal* 493, ``1_000`` is 1000) and falls back to
 floats such as ``0x1p-2``). Python's ``int(s, 0)`` and ``float(s)`` accept a
 different set (no leading-zero octal, underscores in floats), hence this
 module.
+
+``scan_number``/``accept_remaining_duration`` are lex.go's scanners: they
+decide where a number or duration token ends (and whether it is malformed),
+before its value is parsed.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ _INT_RE = re.compile(
 _DEC_FLOAT_RE = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _HEX_FLOAT_RE = re.compile(r"0[xX](?:_?[0-9a-fA-F])*(?:\.[0-9a-fA-F]*)?[pP][+-]?[0-9]+")
 _INT64_MAX = (1 << 63) - 1
+_DIGITS = "0123456789"
+_HEX = "0123456789abcdefABCDEF"
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789")
 
 
 def _go_parse_int(text: str) -> int | None:
@@ -67,3 +74,98 @@ def parse_number(text: str) -> float:
     if math.isinf(value):
         raise ValueError(f"strconv.ParseFloat: parsing {go_quote(text)}: value out of range")
     return value
+
+
+def scan_number(q: str, pos: int, series_desc: bool = False) -> tuple[bool, int]:
+    """Port of lex.go's ``scanNumber``: ``(ok, end)``; the text may still be unparseable.
+
+    Accepts decimal, hex (``0x1F``), octal-looking, float, exponent and ``_``
+    digit-separator forms, and insists that no letter or digit follows.
+    """
+    n = len(q)
+    initial = pos
+
+    def peek(p: int) -> str:
+        return q[p] if p < n else ""
+
+    digits = _DIGITS
+    # lex.go: `!seriesDesc && accept("0") && accept("xX")` -- the "0" stays
+    # consumed even when no "x" follows.
+    if not series_desc and peek(pos) == "0":
+        pos += 1
+        if peek(pos) in ("x", "X") and peek(pos) != "":
+            pos += 1
+            if peek(pos) == "_":
+                pos += 1
+            digits = _HEX
+    if peek(pos) == ".":
+        pos += 1
+    if peek(pos) != "" and peek(pos) in digits:
+        pos += 1
+    dot = exp = False
+    loop_set = digits + "._eE"
+    while True:
+        c = peek(pos)
+        if c == "" or c not in loop_set:
+            break
+        if c == "." and dot:
+            return False, pos + 1
+        if c in "eE" and exp:
+            return False, pos + 1
+        if c == ".":
+            dot = True
+            pos += 1
+            if peek(pos) != "" and peek(pos) in "_.":
+                return False, pos + 1
+            if digits is _HEX:
+                return False, pos
+            continue
+        if c in "eE":
+            exp = True
+            pos += 1
+            if peek(pos) != "" and peek(pos) in "+-":
+                pos += 1
+            nc = peek(pos)
+            if nc == "" or nc in "._eE":
+                return False, pos + (1 if nc else 0)
+            continue
+        if c == "_":
+            pos += 1
+            nc = peek(pos)
+            if nc == "" or nc in "._eE":
+                return False, pos + (1 if nc else 0)
+            continue
+        while peek(pos) != "" and peek(pos) in digits:
+            pos += 1
+    if pos == initial:
+        return False, pos
+    r = peek(pos)
+    if (series_desc and r == "x") or r == "" or r not in _ALNUM:
+        return True, pos
+    return False, pos
+
+
+def accept_remaining_duration(q: str, pos: int) -> tuple[bool, int]:
+    """Port of lex.go's ``acceptRemainingDuration`` (units are validated later)."""
+    n = len(q)
+
+    def peek(p: int) -> str:
+        return q[p] if p < n else ""
+
+    if peek(pos) == "" or peek(pos) not in "smhdwy":
+        return False, pos
+    pos += 1
+    if peek(pos) == "s":
+        pos += 1
+    while peek(pos) != "" and peek(pos) in _DIGITS:
+        while peek(pos) != "" and peek(pos) in _DIGITS:
+            pos += 1
+        if peek(pos) == "" or peek(pos) not in "smhdw":
+            return False, pos
+        pos += 1
+        if peek(pos) == "s":
+            pos += 1
+    c = peek(pos)
+    if c != "" and c in _ALNUM:
+        return False, pos + 1
+    return True, pos

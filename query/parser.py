@@ -60,7 +60,7 @@ class _LexerAdapter(_LarkLexerBase):
 
     __future_interface__ = 0
 
-    def __init__(self, lexer_conf) -> None:  # noqa: D401 - lark API
+    def __init__(self, lexer_conf) -> None:  # lark's Lexer API; nothing to configure
         pass
 
     def lex(self, text: str):  # type: ignore[override]

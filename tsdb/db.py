@@ -38,8 +38,14 @@ from numpy.typing import NDArray
 from . import compact as compaction
 from .appender import Appender, LabelsLike
 from .block import Block
-from .errors import ClosedError, CorruptError, InvalidSampleError, TSDBError
-from .head import DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_SAMPLES, DEFAULT_SLAB_BYTES, AppendStats, Head
+from .errors import ClosedError, InvalidSampleError, TSDBError
+from .head import (
+    DEFAULT_BLOCK_RANGE_MS,
+    DEFAULT_CHUNK_SAMPLES,
+    DEFAULT_SLAB_BYTES,
+    AppendStats,
+    Head,
+)
 from .labels import make_labels
 from .matchers import Matcher
 from .rechunk import BLOCK_CHUNK_SAMPLES

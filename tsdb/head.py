@@ -96,6 +96,7 @@ class Head:
         self.slab = np.zeros((0, slab_bytes), dtype=np.uint8)
         self.nsamp = np.zeros(0, dtype=np.int32)
         self.nbits = np.zeros(0, dtype=np.int32)
+        self.extra = np.zeros(0, dtype=np.uint8)  # 1 when the chunk ends with Prometheus's empty byte
         self.first_t = np.zeros(0, dtype=np.int64)
         self.prev_delta = np.zeros(0, dtype=np.int64)
         self.lead = np.zeros(0, dtype=np.uint8)
@@ -118,7 +119,7 @@ class Head:
         self._st_mint = np.zeros(nst, dtype=np.int64)
         self._st_maxt = np.zeros(nst, dtype=np.int64)
 
-    _SLOT_ARRAYS = ("slab", "nsamp", "nbits", "first_t", "prev_delta", "lead", "trail", "slot_ref")
+    _SLOT_ARRAYS = ("slab", "nsamp", "nbits", "extra", "first_t", "prev_delta", "lead", "trail", "slot_ref")
 
     # -- series ----------------------------------------------------------------
     def get_or_create(self, labels: Labels) -> tuple[int, bool]:
@@ -181,8 +182,8 @@ class Head:
             k, nbytes, i = append_samples(
                 i, refs, ts, vbits, self.min_valid_t, self.block_range, self.max_samples,
                 self.last_t, self.last_bits, self.slot_of,
-                self.slab, self.nsamp, self.nbits, self.first_t, self.prev_delta, self.lead, self.trail,
-                stage, st_ref, st_off, st_mint, st_maxt, status,
+                self.slab, self.nsamp, self.nbits, self.extra, self.first_t, self.prev_delta, self.lead,
+                self.trail, stage, st_ref, st_off, st_mint, st_maxt, status,
             )
             if k:
                 st_off[k] = nbytes
@@ -208,17 +209,21 @@ class Head:
         if not len(slots):
             return
         k = len(slots)
-        stage = np.empty(int(((self.nbits[slots].astype(np.int64) + 7) // 8).sum()), dtype=np.uint8)
+        stage = np.empty(int(self._open_chunk_bytes(slots).sum()), dtype=np.uint8)
         st_ref = np.empty(k, dtype=np.int64)
         st_off = np.empty(k + 1, dtype=np.int64)
         st_mint = np.empty(k, dtype=np.int64)
         st_maxt = np.empty(k, dtype=np.int64)
         k, nbytes = seal_slots(
-            slots.astype(np.int64), self.slot_ref, self.slab, self.nsamp, self.nbits, self.first_t,
+            slots.astype(np.int64), self.slot_ref, self.slab, self.nsamp, self.nbits, self.extra, self.first_t,
             self.last_t, self.lead, stage, st_ref, st_off, st_mint, st_maxt,
         )
         st_off[k] = nbytes
         self.chunks.add(st_ref[:k], stage, st_off[: k + 1], st_mint[:k], st_maxt[:k])
+
+    def _open_chunk_bytes(self, slots: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Byte length of the open chunks of ``slots``."""
+        return (self.nbits[slots].astype(np.int64) + 7) // 8 + self.extra[slots]
 
     # -- reading -------------------------------------------------------------------
     def select_refs(self, matchers: Sequence[Matcher]) -> NDArray[np.int64]:
@@ -240,7 +245,7 @@ class Head:
         open_slots = slots[has_open]
         width = self.slab.shape[1]
         open_t, open_v, open_bounds = decode_xor_many(
-            self.slab.reshape(-1), open_slots * width, (self.nbits[open_slots].astype(np.int64) + 7) // 8
+            self.slab.reshape(-1), open_slots * width, self._open_chunk_bytes(open_slots)
         )
         per_ref = np.zeros(len(refs), dtype=np.int64)
         per_ref[has_open] = np.diff(open_bounds)

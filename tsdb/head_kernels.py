@@ -70,9 +70,10 @@ def _put_uvarint(row, pos, x):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _put_value(row, pos, s, new_bits, prev_bits, lead, trail):
+    """XOR-encode a value; returns (bit position, bits of the final multi-bit field or 0)."""
     delta = np.uint64(new_bits) ^ np.uint64(prev_bits)
     if delta == np.uint64(0):
-        return _put(row, pos, np.uint64(0), 1)
+        return _put(row, pos, np.uint64(0), 1), 0
     pos = _put(row, pos, np.uint64(1), 1)
     nl = np.int64(clz64(delta))
     nt = np.int64(ctz64(delta))
@@ -82,14 +83,15 @@ def _put_value(row, pos, s, new_bits, prev_bits, lead, trail):
     if ol != NO_WINDOW and nl >= ol and nt >= np.int64(trail[s]):
         ot = np.int64(trail[s])
         pos = _put(row, pos, np.uint64(0), 1)
-        return _put(row, pos, delta >> np.uint64(ot), 64 - ol - ot)
+        nb = 64 - ol - ot
+        return _put(row, pos, delta >> np.uint64(ot), nb), nb
     lead[s] = nl
     trail[s] = nt
     sig = 64 - nl - nt
     pos = _put(row, pos, np.uint64(1), 1)
     pos = _put(row, pos, np.uint64(nl), 5)
     pos = _put(row, pos, np.uint64(sig & 63), 6)
-    return _put(row, pos, delta >> np.uint64(nt), sig)
+    return _put(row, pos, delta >> np.uint64(nt), sig), sig
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -111,9 +113,9 @@ def _put_dod(row, pos, dod):
 
 
 @numba.njit(cache=True, nogil=True)
-def _seal(s, r, slab, nsamp, nbits, first_t, last_t, lead, stage, stage_pos, k, st_ref, st_off, st_mint, st_maxt):
+def _seal(s, r, slab, nsamp, nbits, extra, first_t, last_t, lead, stage, stage_pos, k, st_ref, st_off, st_mint, st_maxt):
     """Copy slot ``s``'s open chunk to the staging area as sealed chunk ``k``; reset the slot."""
-    nbytes = (nbits[s] + 7) >> 3
+    nbytes = ((nbits[s] + 7) >> 3) + extra[s]
     st_ref[k] = r
     st_off[k] = stage_pos
     st_mint[k] = first_t[s]
@@ -123,6 +125,7 @@ def _seal(s, r, slab, nsamp, nbits, first_t, last_t, lead, stage, stage_pos, k, 
         slab[s, j] = 0
     nsamp[s] = 0
     nbits[s] = 0
+    extra[s] = 0
     lead[s] = NO_WINDOW
     return stage_pos + nbytes
 
@@ -131,7 +134,7 @@ def _seal(s, r, slab, nsamp, nbits, first_t, last_t, lead, stage, stage_pos, k, 
 def append_samples(
     start, refs, ts, vbits, min_valid_t, block_range, max_samples,
     last_t, last_bits, slot_of,
-    slab, nsamp, nbits, first_t, prev_delta, lead, trail,
+    slab, nsamp, nbits, extra, first_t, prev_delta, lead, trail,
     stage, st_ref, st_off, st_mint, st_maxt, status,
 ):
     """Append ``(refs[i], ts[i], vbits[i])`` for ``i >= start`` in order.
@@ -171,7 +174,7 @@ def append_samples(
         ):
             if spos + width > stage.shape[0] or k + 1 >= st_ref.shape[0]:
                 return k, spos, i
-            spos = _seal(s, r, slab, nsamp, nbits, first_t, last_t, lead, stage, spos, k, st_ref, st_off, st_mint, st_maxt)
+            spos = _seal(s, r, slab, nsamp, nbits, extra, first_t, last_t, lead, stage, spos, k, st_ref, st_off, st_mint, st_maxt)
             k += 1
             n = 0
         row = slab[s]
@@ -180,20 +183,25 @@ def append_samples(
             zz = (np.uint64(t) << np.uint64(1)) ^ np.uint64(t >> 63)
             pos = _put_uvarint(row, pos, zz)
             pos = _put(row, pos, np.uint64(b), 64)
+            last_nb = 64
             first_t[s] = t
             lead[s] = NO_WINDOW
         elif n == 1:
             d = t - lt
             pos = _put_uvarint(row, nbits[s], np.uint64(d))
-            pos = _put_value(row, pos, s, b, last_bits[r], lead, trail)
+            pos, last_nb = _put_value(row, pos, s, b, last_bits[r], lead, trail)
             prev_delta[s] = d
         else:
             d = t - lt
             pos = _put_dod(row, nbits[s], d - prev_delta[s])
-            pos = _put_value(row, pos, s, b, last_bits[r], lead, trail)
+            pos, last_nb = _put_value(row, pos, s, b, last_bits[r], lead, trail)
             prev_delta[s] = d
         n += 1
         nbits[s] = pos
+        # Prometheus's bstream leaves an empty byte after a field written
+        # byte-wise (whole bytes) that ends on a byte boundary: keep it, so
+        # the chunk's bytes are Prometheus's bytes
+        extra[s] = 1 if (last_nb > 0 and last_nb % 8 == 0 and pos % 8 == 0) else 0
         nsamp[s] = n
         row[0] = np.uint8(n >> 8)
         row[1] = np.uint8(n & 0xFF)
@@ -205,7 +213,7 @@ def append_samples(
 
 @numba.njit(cache=True, nogil=True)
 def seal_slots(
-    slots, slot_ref, slab, nsamp, nbits, first_t, last_t, lead,
+    slots, slot_ref, slab, nsamp, nbits, extra, first_t, last_t, lead,
     stage, st_ref, st_off, st_mint, st_maxt,
 ):
     """Seal the open chunks of ``slots`` (those holding samples); returns (chunks, bytes)."""
@@ -215,7 +223,7 @@ def seal_slots(
         s = slots[i]
         if nsamp[s] == 0:
             continue
-        spos = _seal(s, slot_ref[s], slab, nsamp, nbits, first_t, last_t, lead, stage, spos, k, st_ref, st_off, st_mint, st_maxt)
+        spos = _seal(s, slot_ref[s], slab, nsamp, nbits, extra, first_t, last_t, lead, stage, spos, k, st_ref, st_off, st_mint, st_maxt)
         k += 1
     return k, spos
 

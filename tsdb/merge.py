@@ -36,7 +36,7 @@ def merge_answers(answers: Sequence[Answer]) -> Answer:
     piece_gid, piece_src, piece_start, piece_len = [], [], [], []
     base = 0
     for src, (labels, arrs) in enumerate(answers):
-        for i, lab in enumerate(labels):
+        for lab in labels:
             g = gid_of.get(lab)
             if g is None:
                 g = gid_of[lab] = len(labels_out)

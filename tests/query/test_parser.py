@@ -408,6 +408,15 @@ def test_matcher_types() -> None:
     assert [m.type for m in vs.matchers] == [MatchType.EQ, MatchType.NEQ, MatchType.RE, MatchType.NRE]
 
 
+def test_long_operator_chains() -> None:
+    # Generated queries can chain thousands of terms; the left-deep tree must
+    # not run into Python's recursion limit in the checker or the printer.
+    text = " or ".join(f'up{{job="{i}"}}' for i in range(3000))
+    e = parse_expr(text)
+    assert e.op == "or" and e.pos == (0, len(text))
+    assert expr_to_string(e) == text
+
+
 def test_deep_nesting_is_an_error_not_a_crash() -> None:
     text = "(" * 5000 + "1" + ")" * 5000
     with pytest.raises(ValueError):

@@ -13,8 +13,8 @@ from query.durations import (
     seconds_to_ms,
 )
 from query.errors import ParseError
-from query.lexing import Lexer, scan_number
-from query.numbers import parse_number
+from query.lexing import Lexer
+from query.numbers import parse_number, scan_number
 from query.parser import parse_duration as parser_parse_duration
 from query.quoting import format_float, go_quote, go_quote_rune
 
