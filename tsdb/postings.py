@@ -1,99 +1,104 @@
-"""Resolving label matchers to sorted series refs ("postings").
+"""Resolve label matchers to a sorted array of series refs (Prometheus's ``PostingsForMatchers``).
 
-Shared by the head and by on-disk blocks: both expose the small
-:class:`LabelIndex` protocol, and :func:`postings_for_matchers` does the set
-algebra with numpy, the way Prometheus's ``PostingsForMatchers`` does:
+Works over anything with the :class:`PostingsSource` shape, so the head's
+in-memory index can reuse it.
 
-* matchers that cannot match the empty string select series *having* the
-  label; their postings are intersected;
-* matchers that do match the empty string (``a=""``, ``a!="x"``, ``a=~".*"``,
-  ``a!~"x"``) also select series *lacking* the label, so they are applied by
-  subtracting the series whose value does *not* match;
-* with no positive matcher at all, the start set is every series.
+Semantics (Prometheus ``tsdb/querier.go``; a missing label has the value ""):
 
-Postings are sorted, unique ``int64`` arrays. Unions, intersections and
-differences are numpy set operations: no Python loop per series.
+* A matcher that does *not* match "" (``a="x"``, ``a=~"x.+"``, ``a!=""``)
+  requires the label: its postings are intersected in.
+* A negative matcher that does match "" (``a!="x"``, ``a!~"x.*"``) is
+  subtracted: the series whose value matches the *inverse* are removed.
+* A positive matcher that matches "" (``a=""``, ``a=~"x|"``, ``a=~".*"``)
+  also selects series without the label, so it is applied by subtraction
+  too: remove the series whose value does not match.
+* Only subtractions: start from all postings. No matchers at all: empty.
+
+Regex and inequality matchers are resolved against the label's value list
+(one ``Matcher.matches`` call per distinct value, not per series). Set
+operations are numpy (``intersect1d`` / ``setdiff1d`` / ``unique`` over a
+concatenation) on int64 arrays, O(n log n) in the postings sizes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
-from numpy.typing import NDArray
 
 from .matchers import Matcher, MatchType
 
-EMPTY = np.empty(0, dtype=np.int64)
+EMPTY = np.zeros(0, dtype=np.int64)
+_EMPTY = EMPTY
 
 
-class LabelIndex(Protocol):
-    """What :func:`postings_for_matchers` needs from an index."""
+class PostingsSource(Protocol):
+    def postings(self, name: str, value: str) -> np.ndarray: ...
 
-    def all_postings(self) -> NDArray[np.int64]:
-        """Every series ref, sorted."""
-        ...
+    def all_postings(self) -> np.ndarray: ...
 
-    def label_values(self, name: str) -> Sequence[str]:
-        """Every value of label ``name`` (any order)."""
-        ...
-
-    def postings(self, name: str, value: str) -> NDArray[np.int64]:
-        """Sorted refs of the series with ``name=value`` (empty when none)."""
-        ...
+    def label_values(self, name: str) -> list[str]: ...
 
 
-def union(arrays: Sequence[NDArray[np.int64]]) -> NDArray[np.int64]:
-    """Sorted union of sorted ref arrays."""
+def union(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Sorted union of sorted int64 arrays."""
     arrays = [a for a in arrays if len(a)]
     if not arrays:
-        return EMPTY
+        return _EMPTY
     if len(arrays) == 1:
         return arrays[0]
     return np.unique(np.concatenate(arrays))
 
 
-def _matching_values(index: LabelIndex, m: Matcher, want: bool) -> list[str]:
-    """Values of ``m.name`` for which ``m.matches(value) == want``."""
-    if m.type is MatchType.EQ and want:
-        return [m.value]
-    return [v for v in index.label_values(m.name) if m.matches(v) == want]
+def _values_postings(ix: PostingsSource, name: str, pred: Callable[[str], bool]) -> np.ndarray:
+    return union([ix.postings(name, v) for v in ix.label_values(name) if pred(v)])
 
 
-def _postings_for_values(index: LabelIndex, name: str, values: Sequence[str]) -> NDArray[np.int64]:
-    return union([index.postings(name, v) for v in values])
+def _matching(ix: PostingsSource, m: Matcher) -> np.ndarray:
+    """Series having label ``m.name`` with a value that ``m`` matches."""
+    if m.type is MatchType.EQ:
+        return ix.postings(m.name, m.value)
+    return _values_postings(ix, m.name, m.matches)
 
 
-def postings_for_matchers(index: LabelIndex, matchers: Sequence[Matcher]) -> NDArray[np.int64]:
-    """Sorted refs of the series that satisfy every matcher."""
-    positives: list[NDArray[np.int64]] = []
-    negatives: list[NDArray[np.int64]] = []
+def _not_matching(ix: PostingsSource, m: Matcher) -> np.ndarray:
+    """Series having label ``m.name`` with a value that ``m`` does not match."""
+    if m.type is MatchType.NEQ:
+        return ix.postings(m.name, m.value)
+    return _values_postings(ix, m.name, lambda v: not m.matches(v))
+
+
+def postings_for_matchers(ix: PostingsSource, matchers: Sequence[Matcher]) -> np.ndarray:
+    """Sorted int64 refs of the series selected by all ``matchers``."""
+    keep: list[np.ndarray] = []
+    drop: list[np.ndarray] = []
     for m in matchers:
-        if m.matches_empty:
-            # Selects series lacking the label, so subtract the series that
-            # have it with a non-matching value.
-            if m.type is MatchType.RE and m.value == ".*":
-                continue  # matches every value and every missing label
-            bad = _matching_values(index, m, want=False)
-            negatives.append(_postings_for_values(index, m.name, bad))
+        if m.name == "" and m.value == "" and m.type is MatchType.EQ:
+            keep.append(ix.all_postings())  # Prometheus's special case
+        elif not m.matches_empty:
+            # The label must be set (a="x", a=~"x.+", a!="", a!~""): intersect.
+            p = _matching(ix, m)
+            if len(p) == 0:
+                return _EMPTY
+            keep.append(p)
+        elif m.type is MatchType.RE and m.value == ".*":
+            continue  # matches every value and every missing label: no constraint
         else:
-            good = _matching_values(index, m, want=True)
-            p = _postings_for_values(index, m.name, good)
-            if not len(p):
-                return EMPTY
-            positives.append(p)
-
-    if positives:
-        positives.sort(key=len)
-        result = positives[0]
-        for p in positives[1:]:
-            result = np.intersect1d(result, p, assume_unique=True)
-            if not len(result):
-                return EMPTY
-    else:
-        result = index.all_postings()
-    for n in negatives:
-        if len(n) and len(result):
-            result = np.setdiff1d(result, n, assume_unique=True)
-    return np.asarray(result, dtype=np.int64)
+            # Selects series without the label too (a!="x", a!~"x.*", a="", a=~"x|"):
+            # subtract the series whose value it rejects.
+            drop.append(_not_matching(ix, m))
+    if not keep:
+        if not drop and not matchers:
+            return _EMPTY
+        keep.append(ix.all_postings())
+    keep.sort(key=len)  # intersect from the smallest list: every step stays small
+    result = keep[0]
+    for p in keep[1:]:
+        result = np.intersect1d(result, p, assume_unique=True)
+        if len(result) == 0:
+            return _EMPTY
+    for p in drop:
+        if len(p):
+            result = np.setdiff1d(result, p, assume_unique=True)
+    return result.astype(np.int64, copy=False)
