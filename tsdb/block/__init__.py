@@ -17,9 +17,9 @@ Modules, one job each:
 * ``encoding`` / ``fsutil``  varints and durable file operations
 """
 
+from ..postings import postings_for_matchers
 from .chunkfile import ENCODING_XOR, ChunkMeta, ChunkRef
 from .meta import BlockDesc, BlockMeta, BlockStats, Compaction, read_meta
-from ..postings import postings_for_matchers
 from .reader import Block, BlockChunk, SeriesChunks
 from .tombstones import read_tombstones, write_tombstones
 from .ulid import is_ulid, new_ulid

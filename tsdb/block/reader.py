@@ -33,11 +33,11 @@ import numpy as np
 from ..errors import CorruptError
 from ..labels import Labels
 from ..matchers import Matcher
+from ..postings import postings_for_matchers
 from .chunkfile import CHUNKS_DIRNAME, ChunkReader, ChunkRef
 from .index_reader import IndexReader
 from .index_writer import INDEX_FILENAME
 from .meta import META_FILENAME, BlockMeta, read_meta, write_meta
-from ..postings import postings_for_matchers
 from .tombstones import (
     TOMBSTONES_FILENAME,
     Tombstones,
