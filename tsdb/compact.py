@@ -24,7 +24,7 @@ import heapq
 import logging
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -93,14 +93,17 @@ def plan(blocks: Sequence[Block], ranges: Sequence[int]) -> list[Block] | None:
     return None
 
 
-def compact_blocks(path: str, blocks: list[Block], ranges: Sequence[int]) -> list[Block]:
+def compact_blocks(
+    path: str, blocks: list[Block], ranges: Sequence[int], retire: Callable[[Block], None] | None = None
+) -> list[Block]:
     """Merge planned groups until nothing is left to plan; returns the new block list."""
+    retire = retire or delete_block
     blocks = list(blocks)
     while (group := plan(blocks, ranges)) is not None:
         merged = merge_blocks(path, group)
         for b in group:
             blocks.remove(b)
-            delete_block(b)
+            retire(b)
         if merged is not None:
             blocks.append(merged)
         blocks.sort(key=lambda b: (b.meta.min_time, b.meta.ulid))
@@ -171,19 +174,32 @@ def merge_blocks(path: str, group: Sequence[Block], target: int = BLOCK_CHUNK_SA
     return block
 
 
-def delete_block(block: Block) -> None:
-    """Close and remove a block directory (rename first, so a crash leaves only a .tmp dir)."""
-    block.close()
+def remove_block_dir(block: Block) -> None:
+    """Remove a block's directory (renamed first, so a crash leaves only a .tmp dir).
+
+    The block stays open: on Linux its mmapped files remain readable after
+    the unlink, so a query still reading it is not disturbed.
+    """
     doomed = block.path + ".tmp-for-deletion"
     os.rename(block.path, doomed)
     shutil.rmtree(doomed, ignore_errors=True)
 
 
+def delete_block(block: Block) -> None:
+    """Remove a block's directory and close it (for callers with no concurrent readers)."""
+    remove_block_dir(block)
+    block.close()
+
+
 # -- retention and tombstones ---------------------------------------------------------
 
 
-def apply_retention(blocks: list[Block], retention_ms: int, retention_bytes: int, wal_bytes: int) -> list[Block]:
+def apply_retention(
+    blocks: list[Block], retention_ms: int, retention_bytes: int, wal_bytes: int,
+    retire: Callable[[Block], None] | None = None,
+) -> list[Block]:
     """Delete blocks beyond the retention time or size; returns the blocks kept."""
+    retire = retire or delete_block
     blocks = sorted(blocks, key=lambda b: b.meta.min_time)
     if not blocks:
         return blocks
@@ -201,7 +217,7 @@ def apply_retention(blocks: list[Block], retention_ms: int, retention_bytes: int
             total -= b.size_bytes()
     for b in doomed:
         log.info("retention: deleting block %s [%d, %d)", b.meta.ulid, b.meta.min_time, b.meta.max_time)
-        delete_block(b)
+        retire(b)
     return [b for b in blocks if b not in doomed]
 
 
@@ -210,15 +226,18 @@ def delete_in_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: 
     return block.delete(matchers, mint, maxt)
 
 
-def clean_tombstones(path: str, blocks: list[Block], target: int = BLOCK_CHUNK_SAMPLES) -> list[Block]:
+def clean_tombstones(
+    path: str, blocks: list[Block], target: int = BLOCK_CHUNK_SAMPLES, retire: Callable[[Block], None] | None = None
+) -> list[Block]:
     """Rewrite every block that has tombstones without the deleted samples."""
+    retire = retire or delete_block
     out = []
     for b in blocks:
         if not b.tombstones():
             out.append(b)
             continue
         new = merge_blocks(path, [b], target)
-        delete_block(b)
+        retire(b)
         if new is not None:
             out.append(new)
     return sorted(out, key=lambda b: (b.meta.min_time, b.meta.ulid))

@@ -116,6 +116,8 @@ class DB:
             )
             self._logged = np.zeros(0, dtype=bool)
             self.blocks: list[Block] = []
+            self._readers: dict[int, int] = {}  # id(block) -> open queriers reading it
+            self._retired: dict[int, Block] = {}  # removed blocks still read by a querier
             self._remove_tmp_dirs()
             self._open_blocks()
             if self.blocks:
@@ -305,7 +307,7 @@ class DB:
         """Rewrite blocks that have tombstones without the deleted data."""
         with self._lock:
             self._check_open()
-            self.blocks = compaction.clean_tombstones(self.path, self.blocks)
+            self.blocks = compaction.clean_tombstones(self.path, self.blocks, retire=self._retire)
 
     # -- compaction and retention ------------------------------------------------------
     def _head_compactable(self) -> bool:
@@ -324,9 +326,10 @@ class DB:
                 persisted = True
             if persisted:
                 self._truncate_wal()
-            self.blocks = compaction.compact_blocks(self.path, self.blocks, self._ranges())
+            self.blocks = compaction.compact_blocks(self.path, self.blocks, self._ranges(), retire=self._retire)
             self.blocks = compaction.apply_retention(
-                self.blocks, self.options.retention_ms, self.options.retention_bytes, self.wal.size_bytes()
+                self.blocks, self.options.retention_ms, self.options.retention_bytes, self.wal.size_bytes(),
+                retire=self._retire,
             )
 
     def flush(self) -> None:
@@ -377,6 +380,30 @@ class DB:
 
         checkpoint(self.wal, last, keep_series, head.min_valid_t)
 
+    # -- block lifetimes ---------------------------------------------------------------
+    def _acquire_blocks(self, blocks: list[Block]) -> None:
+        for b in blocks:
+            self._readers[id(b)] = self._readers.get(id(b), 0) + 1
+
+    def _release_blocks(self, blocks: list[Block]) -> None:
+        with self._lock:
+            for b in blocks:
+                n = self._readers.get(id(b), 0) - 1
+                if n > 0:
+                    self._readers[id(b)] = n
+                    continue
+                self._readers.pop(id(b), None)
+                if self._retired.pop(id(b), None) is not None:
+                    b.close()
+
+    def _retire(self, block: Block) -> None:
+        """Delete a block that compaction or retention replaced; close it once no querier reads it."""
+        compaction.remove_block_dir(block)
+        if self._readers.get(id(block)):
+            self._retired[id(block)] = block
+        else:
+            block.close()
+
     # -- misc ----------------------------------------------------------------------
     def label_names(self) -> list[str]:
         with self.querier() as q:
@@ -416,8 +443,9 @@ class DB:
             try:
                 self.wal.close()
             finally:
-                for b in self.blocks:
+                for b in [*self.blocks, *self._retired.values()]:
                     b.close()
+                self._retired.clear()
                 self._release_dir_lock()
 
     def __enter__(self) -> DB:

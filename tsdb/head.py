@@ -229,41 +229,30 @@ class Head:
     def select_refs(self, matchers: Sequence[Matcher]) -> NDArray[np.int64]:
         return self.index.select(matchers)
 
-    def read(self, refs: NDArray[np.int64], mint: int, maxt: int) -> SampleArrays:
-        """Samples in ``[mint, maxt]`` (inclusive) of each ref, tombstones applied, as CSR arrays."""
+    def snapshot(self, refs: NDArray[np.int64], mint: int, maxt: int) -> HeadSnapshot:
+        """What a read of ``refs`` over ``[mint, maxt]`` needs, taken under the DB lock.
+
+        Cheap (no decoding): the sealed chunks' locations in the arena (the
+        arena only ever grows past what is already written, and is replaced,
+        not rewritten, on truncation, so the bytes stay valid), a copy of the
+        open chunks' bytes, and the tombstones. :meth:`HeadSnapshot.decode`
+        then runs without the lock, so a big query does not stall appends.
+        """
         refs = np.ascontiguousarray(refs, dtype=np.int64)
         ids, counts = self.chunks.select(refs, mint, maxt)
         arena, offs, lens = self.chunks.chunk_bytes(ids)
-        sealed_t, sealed_v, bounds = decode_xor_many(arena, offs, lens)
-        chunk_edges = np.zeros(len(refs) + 1, dtype=np.int64)
-        np.cumsum(counts, out=chunk_edges[1:])
-        sealed_edges = bounds[chunk_edges]
-
         slots = self.slot_of[refs]
         has_open = slots >= 0
         has_open[has_open] = self.nsamp[slots[has_open]] > 0
         open_slots = slots[has_open]
-        width = self.slab.shape[1]
-        open_t, open_v, open_bounds = decode_xor_many(
-            self.slab.reshape(-1), open_slots * width, self._open_chunk_bytes(open_slots)
-        )
-        per_ref = np.zeros(len(refs), dtype=np.int64)
-        per_ref[has_open] = np.diff(open_bounds)
-        open_edges = np.zeros(len(refs) + 1, dtype=np.int64)
-        np.cumsum(per_ref, out=open_edges[1:])
+        open_rows = self.slab[open_slots]  # a copy: appends keep writing the live rows
+        open_lens = self._open_chunk_bytes(open_slots)
+        tomb = {r: list(self.tombstones[r]) for r in refs.tolist() if r in self.tombstones} if self.tombstones else {}
+        return HeadSnapshot(refs, mint, maxt, arena, offs, lens, counts, has_open, open_rows, open_lens, tomb)
 
-        room = len(sealed_t) + len(open_t)
-        out_t = np.empty(room, dtype=np.int64)
-        out_v = np.empty(room, dtype=np.int64)
-        edges = np.empty(len(refs) + 1, dtype=np.int64)
-        n = merge_two(
-            sealed_t, sealed_v.view(np.int64), sealed_edges, open_t, open_v.view(np.int64), open_edges,
-            mint, maxt, out_t, out_v, edges,
-        )
-        result = SampleArrays(refs, out_t[:n], out_v[:n].view(np.float64), edges)
-        if self.tombstones:
-            result = result.without(self.tombstones)
-        return result
+    def read(self, refs: NDArray[np.int64], mint: int, maxt: int) -> SampleArrays:
+        """Samples in ``[mint, maxt]`` (inclusive) of each ref, tombstones applied, as CSR arrays."""
+        return self.snapshot(refs, mint, maxt).decode()
 
     # -- persistence helpers -----------------------------------------------------------
     def series_in_range(self, mint: int, maxt: int) -> NDArray[np.int64]:
@@ -315,3 +304,47 @@ class Head:
         """Bytes held by numpy state (excludes the Python label index)."""
         state = sum(getattr(self, n).nbytes for n in self._SLOT_ARRAYS)
         return int(self.chunks.memory_bytes() + self.last_t.nbytes + self.last_bits.nbytes + self.slot_of.nbytes + state)
+
+
+@dataclass
+class HeadSnapshot:
+    """A consistent view of some head series, decodable without holding the DB lock."""
+
+    refs: NDArray[np.int64]
+    mint: int
+    maxt: int
+    arena: NDArray[np.uint8]
+    offs: NDArray[np.int64]
+    lens: NDArray[np.int64]
+    counts: NDArray[np.int64]
+    has_open: NDArray[np.bool_]
+    open_rows: NDArray[np.uint8]
+    open_lens: NDArray[np.int64]
+    tombstones: dict[int, list[tuple[int, int]]]
+
+    def decode(self) -> SampleArrays:
+        refs = self.refs
+        sealed_t, sealed_v, bounds = decode_xor_many(self.arena, self.offs, self.lens)
+        chunk_edges = np.zeros(len(refs) + 1, dtype=np.int64)
+        np.cumsum(self.counts, out=chunk_edges[1:])
+        sealed_edges = bounds[chunk_edges]
+        width = self.open_rows.shape[1] if self.open_rows.ndim == 2 else 0
+        open_t, open_v, open_bounds = decode_xor_many(
+            self.open_rows.reshape(-1), np.arange(len(self.open_rows), dtype=np.int64) * width, self.open_lens
+        )
+        per_ref = np.zeros(len(refs), dtype=np.int64)
+        per_ref[self.has_open] = np.diff(open_bounds)
+        open_edges = np.zeros(len(refs) + 1, dtype=np.int64)
+        np.cumsum(per_ref, out=open_edges[1:])
+        room = len(sealed_t) + len(open_t)
+        out_t = np.empty(room, dtype=np.int64)
+        out_v = np.empty(room, dtype=np.int64)
+        edges = np.empty(len(refs) + 1, dtype=np.int64)
+        n = merge_two(
+            sealed_t, sealed_v.view(np.int64), sealed_edges, open_t, open_v.view(np.int64), open_edges,
+            self.mint, self.maxt, out_t, out_v, edges,
+        )
+        result = SampleArrays(refs, out_t[:n], out_v[:n].view(np.float64), edges)
+        if self.tombstones:
+            result = result.without(self.tombstones)
+        return result

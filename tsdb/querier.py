@@ -54,6 +54,7 @@ class Querier:
         self.maxt = maxt
         with db._lock:
             self._blocks = [b for b in db.blocks if b.meta.max_time > mint and b.meta.min_time <= maxt]
+            db._acquire_blocks(self._blocks)  # compaction may replace them; they stay readable until close()
         self._closed = False
 
     def _check(self) -> None:
@@ -68,17 +69,18 @@ class Querier:
             raise ValueError("select needs at least one matcher")
         answers = [read_block(b, matchers, self.mint, self.maxt) for b in self._blocks]
         db = self._db
-        with db._lock:
+        with db._lock:  # only the cheap part under the lock: decoding happens after
             head = db.head
             refs = head.select_refs(matchers)
-            if len(refs):
-                arrs = head.read(refs, self.mint, self.maxt)
-                nonempty = np.diff(arrs.edges) > 0
-                labels = head.index.labels_many(refs)
-                if not nonempty.all():
-                    labels = [lab for lab, ok in zip(labels, nonempty.tolist(), strict=True) if ok]
-                    arrs = arrs.filter_rows(nonempty)
-                answers.append((labels, arrs))
+            snap = head.snapshot(refs, self.mint, self.maxt) if len(refs) else None
+            labels = head.index.labels_many(refs) if len(refs) else []
+        if snap is not None:
+            arrs = snap.decode()
+            nonempty = np.diff(arrs.edges) > 0
+            if not nonempty.all():
+                labels = [lab for lab, ok in zip(labels, nonempty.tolist(), strict=True) if ok]
+                arrs = arrs.filter_rows(nonempty)
+            answers.append((labels, arrs))
         return merge_answers(answers)
 
     def select(self, *matchers: Matcher, sort: bool = True) -> Iterator[Series]:
@@ -129,7 +131,14 @@ class Querier:
             return union([self._db.head.select_refs(matchers)])
 
     def close(self) -> None:
-        self._closed = True
+        """Release the blocks this querier reads (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._db._release_blocks(self._blocks)
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self.close()
 
     def __enter__(self) -> Querier:
         return self

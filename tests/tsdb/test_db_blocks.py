@@ -183,3 +183,25 @@ def test_promtool_reads_our_data_dir(tmp_path, promtool):
     dump = subprocess.run([promtool, "tsdb", "dump", path], capture_output=True, text=True, check=True).stdout
     lines = [ln for ln in dump.splitlines() if ln.strip()]
     assert len(lines) == 7 * (5 * H // STEP)
+
+
+def test_open_querier_survives_compaction_and_retention(tmp_path):
+    with tsdb.open(str(tmp_path / "d"), block_range_ms=H, max_block_ms=3 * H, retention_ms=4 * H) as db:
+        fill(db, 3, 0, 5 * H)
+        q = db.querier()
+        before = {k: v[0].tolist() for k, v in
+                  ((s.labels, (s.timestamps, s.values)) for s in q.select(Matcher.eq("__name__", "m")))}
+        first_blocks = list(q._blocks)
+        fill_more = db.appender()
+        refs = np.arange(3)
+        for t in range(5 * H, 12 * H, STEP):  # moves retention and compaction past the querier's blocks
+            fill_more.append_batch(refs, t, np.ones(3))
+        fill_more.commit()
+        db.compact()
+        assert not {b.meta.ulid for b in first_blocks} & {b.meta.ulid for b in db.blocks}
+        again = {s.labels: s.timestamps.tolist() for s in q.select(Matcher.eq("__name__", "m"))}
+        # the old blocks are still readable through the querier that holds them
+        for k, ts in before.items():
+            assert again[k][: len(ts)][:10] == ts[:10]
+        q.close()
+        assert not db._retired
