@@ -26,7 +26,12 @@ from typing import Any
 
 from . import _fields as F
 from ._yaml import ConfigError, Doc, Path, PathError, load_yaml
-from .config_http import HTTP_KEYS, UNSUPPORTED_HTTP_KEYS, HTTPClientConfig, parse_http_client_config
+from .config_http import (
+    HTTP_KEYS,
+    UNSUPPORTED_HTTP_KEYS,
+    HTTPClientConfig,
+    parse_http_client_config,
+)
 from .relabel import RelabelConfig, RelabelConfigError, parse_relabel_config
 
 __all__ = [

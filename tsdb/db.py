@@ -127,6 +127,12 @@ class DB:
                 sync=opts.wal_sync, sync_interval_ms=opts.wal_sync_interval_ms,
             )
             self._replay_wal()
+            self._stop_sync = threading.Event()
+            self._sync_thread = None
+            if opts.wal_sync == "batch":
+                # bound what a machine crash can take to one interval, even when commits stop
+                self._sync_thread = threading.Thread(target=self._sync_loop, name="tsdb-wal-sync", daemon=True)
+                self._sync_thread.start()
         except BaseException:
             self._release_dir_lock()
             raise
@@ -214,6 +220,16 @@ class DB:
             log.info(
                 "replayed WAL: %d series, %d samples in %.3fs", nseries, nsamples, time.monotonic() - t0
             )
+
+    def _sync_loop(self) -> None:
+        interval = self.options.wal_sync_interval_ms / 1000.0
+        while not self._stop_sync.wait(interval):
+            try:
+                self.wal.sync(force=True)
+            except ClosedError:
+                return
+            except OSError as e:  # keep trying: the next commit reports the failure
+                log.error("WAL fsync failed: %s", e)
 
     # -- appending -----------------------------------------------------------------
     def appender(self) -> Appender:
@@ -440,6 +456,7 @@ class DB:
             if self._closed:
                 return
             self._closed = True
+            self._stop_sync.set()
             try:
                 self.wal.close()
             finally:
