@@ -1,4 +1,12 @@
-"""Reading samples out of a block for a query: select, decode in one batch, clip, apply tombstones."""
+"""Reading samples out of a block for a query: select, locate and decode in batches, clip, apply tombstones.
+
+Per matching series the index entry is parsed once per open block and
+cached (labels and chunk metadata as small arrays); chunk headers are
+located and CRC-checked for all selected chunks in one compiled call
+(:mod:`tsdb.block.chunk_locate`), and all chunks are decoded with one
+``decode_xor_many`` call straight from the mmapped segment, without
+copying chunk bytes. Python work is per series, never per chunk or sample.
+"""
 
 from __future__ import annotations
 
@@ -7,43 +15,59 @@ from collections.abc import Sequence
 import numpy as np
 
 from .block import Block
+from .block.chunk_locate import CRC32C_TABLE, MESSAGES, locate_chunks
 from .codec.xor import ENCODING_XOR, decode_xor_many
-from .errors import CorruptChunkError
+from .errors import CorruptError
 from .labels import Labels
 from .matchers import Matcher
 from .samples import SampleArrays
 
+_CacheEntry = tuple[Labels, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _series_entry(block: Block, ref: int) -> _CacheEntry:
+    cache: dict[int, _CacheEntry] | None = getattr(block, "_query_series_cache", None)
+    if cache is None:
+        cache = block._query_series_cache = {}  # type: ignore[attr-defined]
+    e = cache.get(ref)
+    if e is None:
+        labels, crefs = block.index.series(ref)
+        arr = np.array([(c.mint, c.maxt, c.ref) for c in crefs], dtype=np.int64).reshape(-1, 3)
+        e = cache[ref] = (labels, arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy())
+    return e
+
 
 def read_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: int) -> tuple[list[Labels], SampleArrays]:
     """Labels and samples in ``[mint, maxt]`` of the block's series matching ``matchers``."""
+    if maxt < mint or not block.overlaps(mint, maxt):
+        return [], SampleArrays.empty()
+    stones = block._stones
     labels: list[Labels] = []
-    parts: list[memoryview] = []
-    chunk_counts: list[int] = []
+    crefs: list[np.ndarray] = []
+    counts: list[int] = []
     deleted: dict[int, list[tuple[int, int]]] = {}
-    for i, s in enumerate(block.select(matchers, mint, maxt)):
-        labels.append(s.labels)
-        for c in s.chunks:
-            if c.encoding != ENCODING_XOR:
-                raise CorruptChunkError(
-                    f"series {s.labels!r}: chunk encoding {c.encoding} is not supported (only XOR floats)",
-                    path=block.path,
-                )
-            parts.append(c.data)
-        chunk_counts.append(len(s.chunks))
-        if s.deleted:
-            deleted[i] = s.deleted
+    for ref in block.postings_for_matchers(matchers).tolist():
+        lab, cmin, cmax, cref = _series_entry(block, ref)
+        sel = (cmax >= mint) & (cmin <= maxt)
+        ivs = stones.get(ref)
+        if ivs:
+            for a, b in ivs:
+                sel &= ~((cmin >= a) & (cmax <= b))
+        picked = cref[sel]
+        if not len(picked):
+            continue
+        if ivs:
+            deleted[len(labels)] = list(ivs)
+        labels.append(lab)
+        crefs.append(picked)
+        counts.append(len(picked))
     if not labels:
         return [], SampleArrays.empty()
-    lens = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
-    offsets = np.zeros(len(parts), dtype=np.int64)
-    if len(parts) > 1:
-        np.cumsum(lens[:-1], out=offsets[1:])
-    data = np.frombuffer(b"".join(parts), dtype=np.uint8)
-    ts, vs, bounds = decode_xor_many(data, offsets, lens)
+    refs = np.concatenate(crefs)
+    ts, vs, bounds = _decode_chunks(block, refs)
     chunk_edges = np.zeros(len(labels) + 1, dtype=np.int64)
-    np.cumsum(chunk_counts, out=chunk_edges[1:])
-    edges = bounds[chunk_edges]
-    arrs = SampleArrays(np.arange(len(labels), dtype=np.int64), ts, vs, edges)
+    np.cumsum(counts, out=chunk_edges[1:])
+    arrs = SampleArrays(np.arange(len(labels), dtype=np.int64), ts, vs, bounds[chunk_edges])
     if len(ts) and (ts.min() < mint or ts.max() > maxt):
         arrs = arrs.filter((ts >= mint) & (ts <= maxt))
     if deleted:
@@ -54,3 +78,44 @@ def read_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: int) 
         arrs = arrs.filter_rows(nonempty)
         arrs = SampleArrays(np.arange(len(labels), dtype=np.int64), arrs.ts, arrs.vs, arrs.edges)
     return labels, arrs
+
+
+def _decode_chunks(block: Block, refs: np.ndarray):
+    """Decode the chunks with segment refs ``refs`` (in order) into CSR arrays."""
+    reader = block.chunks
+    seg_idx = refs >> 32
+    offs = refs & 0xFFFFFFFF
+    segments = np.unique(seg_idx)
+    if len(segments) == 1:
+        return _decode_segment(reader, int(segments[0]), offs)
+    # rare (a block with more than 512 MiB of chunks): decode per segment, then restore the order
+    order = np.argsort(seg_idx, kind="stable")
+    parts = [_decode_segment(reader, int(s), offs[seg_idx == s]) for s in segments]
+    ts = np.concatenate([p[0] for p in parts])
+    vs = np.concatenate([p[1] for p in parts])
+    lens = np.concatenate([np.diff(p[2]) for p in parts])
+    starts = np.concatenate([p[2][:-1] + sum(len(q[0]) for q in parts[:k]) for k, p in enumerate(parts)])
+    inv = np.empty(len(order), dtype=np.int64)
+    inv[order] = np.arange(len(order))
+    lens_o, starts_o = lens[inv], starts[inv]
+    bounds = np.zeros(len(refs) + 1, dtype=np.int64)
+    np.cumsum(lens_o, out=bounds[1:])
+    piece = np.repeat(np.arange(len(refs)), lens_o)
+    idx = starts_o[piece] + (np.arange(int(bounds[-1])) - bounds[:-1][piece])
+    return ts[idx], vs[idx], bounds
+
+
+def _decode_segment(reader, index: int, offs: np.ndarray):
+    m = reader._segment(index, int(index) << 32)
+    seg = np.frombuffer(m, dtype=np.uint8)
+    try:
+        data_off = np.empty(len(offs), dtype=np.int64)
+        data_len = np.empty(len(offs), dtype=np.int64)
+        err = np.zeros(1, dtype=np.int64)
+        bad = locate_chunks(seg, offs.astype(np.int64), Block.verify_chunks, ENCODING_XOR, CRC32C_TABLE,
+                            data_off, data_len, err)
+        if bad >= 0:
+            raise CorruptError(MESSAGES[int(err[0])], reader.paths[index], int(offs[bad]))
+        return decode_xor_many(seg, data_off, data_len)
+    finally:
+        del seg

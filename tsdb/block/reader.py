@@ -68,6 +68,11 @@ class SeriesChunks(NamedTuple):
 class Block:
     """A block directory opened for reading. Use :meth:`open`; close with :meth:`close`."""
 
+    #: check every chunk's CRC32C when a query reads it: a flipped bit in a chunk
+    #: then fails the query with the file and offset instead of returning a wrong
+    #: value (Prometheus skips this check; it costs about 1 µs a chunk)
+    verify_chunks: bool = True
+
     def __init__(
         self,
         path: str,
@@ -175,7 +180,7 @@ class Block:
                     continue
                 if deleted and any(a <= c.mint and c.maxt <= b for a, b in deleted):
                     continue
-                enc, data = self.chunks.chunk(c.ref)
+                enc, data = self.chunks.chunk(c.ref, verify=self.verify_chunks)
                 out.append(BlockChunk(c.mint, c.maxt, enc, data))
             if out:
                 yield SeriesChunks(labels, out, list(deleted))
