@@ -205,3 +205,31 @@ def test_open_querier_survives_compaction_and_retention(tmp_path):
             assert again[k][: len(ts)][:10] == ts[:10]
         q.close()
         assert not db._retired
+
+
+@pytest.mark.parametrize("what", ["chunks/000001", "index"])
+def test_flipped_byte_in_a_block_is_an_error_not_a_wrong_value(tmp_path, what):
+    path = str(tmp_path / "d")
+    with tsdb.open(path) as db:
+        fill(db, 5, 0, 3 * H)
+        db.flush()
+        bdir = db.blocks[0].path
+    target = os.path.join(bdir, what)
+    size = os.path.getsize(target)
+    want = expected(5, 0, 3 * H)
+    for off in range(0, size, max(1, size // 25)):
+        with open(target, "r+b") as f:
+            f.seek(off)
+            b = f.read(1)
+            f.seek(off)
+            f.write(bytes([b[0] ^ 0x10]))
+        try:
+            with tsdb.open(path) as db:
+                got = all_samples(db)
+        except tsdb.CorruptError as e:
+            assert what.split("/")[-1] in str(e)
+        else:
+            assert_same(got, want)  # e.g. a flip in padding: the data must still be exact
+        with open(target, "r+b") as f:
+            f.seek(off)
+            f.write(b)
