@@ -60,14 +60,22 @@ def _best(fn: Callable[[], object], repeat: int) -> float:
     return best
 
 
-def run(
-    kind: str, chunks: int, per_chunk: int, jitter_ms: int, repeat: int, seed: int
-) -> dict[str, float]:
+def prepare(
+    kind: str, chunks: int, per_chunk: int, jitter_ms: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat timestamps and values of ``chunks`` chunks, with each chunk's start and count."""
     rng = np.random.default_rng(seed)
     ts = _timestamps(rng, chunks, per_chunk, jitter_ms).ravel()
     vs = _values(kind, rng, chunks, per_chunk).ravel()
     starts = np.arange(chunks, dtype=np.int64) * per_chunk
     counts = np.full(chunks, per_chunk, dtype=np.int64)
+    return ts, vs, starts, counts
+
+
+def run(
+    kind: str, chunks: int, per_chunk: int, jitter_ms: int, repeat: int, seed: int
+) -> dict[str, float]:
+    ts, vs, starts, counts = prepare(kind, chunks, per_chunk, jitter_ms, seed)
     data, offsets = encode_xor_many(ts, vs, starts, counts)
     lengths = np.diff(offsets)
     enc_s = _best(lambda: encode_xor_many(ts, vs, starts, counts), repeat)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +29,7 @@ from .relabel import is_label_name
 from .targets import ADDRESS, TargetGroup
 
 FILEPATH_LABEL = "__meta_filepath"
+log = logging.getLogger("scraper")
 
 
 class FileSDError(ValueError):
@@ -121,6 +123,7 @@ class FileSD:
                     groups = parse_target_groups(f.read(), path)
             except (OSError, FileSDError) as e:
                 self.errors[path] = str(e)
+                log.error("file_sd: cannot read %s, keeping its previous targets: %s", path, e)
                 continue  # keep the previous groups of this file
             self.errors.pop(path, None)
             if self._groups.get(path) != groups:

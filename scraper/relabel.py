@@ -67,13 +67,21 @@ def is_label_name(name: str) -> bool:
     return _LABEL_NAME.match(name) is not None
 
 
+_GROUP_NAME = re.compile(r"\(\?P?<(\w+)>")
+
+
 def compile_regex(pattern: str):
     """Compile ``pattern`` anchored, as Prometheus's ``relabel.NewRegexp`` does."""
     try:
-        return re2.compile(f"^(?:{pattern})$", _RE2_OPTIONS)
+        compiled = re2.compile(f"^(?:{pattern})$", _RE2_OPTIONS)
     except re2.error as e:
         msg = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
         raise RelabelConfigError(f"error parsing regexp: {msg}", "regex") from None
+    names = _GROUP_NAME.findall(pattern)
+    if len(names) != len(set(names)):  # Go rejects these; C++ RE2 keeps the first
+        dup = next(n for n in names if names.count(n) > 1)
+        raise RelabelConfigError(f"error parsing regexp: duplicate capture group name: `{dup}`", "regex")
+    return compiled
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,224 @@
+"""query: PromQL latency per query, per system, over the same backfilled data.
+
+The fixed query set (``shared/datasets/queries.txt``: id, kind, window, step,
+expression) runs against the dataset of the ``compression`` suite:
+
+* promlite: ``query.engine.Engine(db)`` in-process over the promlite blocks
+  (no HTTP, no JSON: the engine's own cost);
+* Prometheus: ``/api/v1/query[_range]`` over the promtool blocks, with
+  compaction held off (min = max block duration = 2 h);
+* VictoriaMetrics: the same HTTP API over its imported copy, rollup cache off.
+
+Peers are timed from request to the last response byte (JSON decoding is
+done after the clock stops). Each query: one warm-up, then ``runs`` timed
+runs (bounded in time), median and spread. ``END`` is the dataset's end
+(meta ``end_ms``); a range query covers ``END - window .. END``. The
+``check_*`` queries compare values across systems (exact integer data).
+Where the engine has not landed, the promlite column says "engine not
+available" and the peers are still measured.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+from ..datasets import Dataset, find_shared
+from ..harness import MeasureError, Stat, repeat
+from ..peers import PROMETHEUS, VICTORIAMETRICS, Server
+from . import SYSTEMS, Context, Row, SuiteResult
+from .compression import load_all
+
+NAME = "query"
+TITLE = "PromQL query latency (same data, same queries)"
+
+
+@dataclass
+class Query:
+    id: str
+    kind: str  # "range" | "instant"
+    window: str
+    step: str
+    expr: str
+
+    def bounds(self, ds: Dataset) -> tuple[int, int, int]:
+        """start_ms, end_ms, step_ms (start = end and step 0 for an instant query)."""
+        end = ds.end_ms
+        if self.kind == "instant":
+            return end, end, 0
+        start = ds.start_ms if self.window == "all" else end - _dur_ms(self.window)
+        return max(start, ds.start_ms), end, _dur_ms(self.step)
+
+
+def _dur_ms(s: str) -> int:
+    return int(float(s[:-1]) * {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}[s[-1]])
+
+
+def load_queries(path: str) -> list[Query]:
+    out = []
+    with open(path) as f:
+        for line in f:
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 5:
+                raise MeasureError(f"{path}: bad query line {line!r}")
+            out.append(Query(*parts))
+    return out
+
+
+def _http_timed(srv: Server, q: Query, ds: Dataset):
+    start, end, step = q.bounds(ds)
+    if q.kind == "instant":
+        path, params = "/api/v1/query", {"query": q.expr, "time": f"{end / 1000:.3f}"}
+    else:
+        path, params = "/api/v1/query_range", {"query": q.expr, "start": f"{start / 1000:.3f}",
+                                               "end": f"{end / 1000:.3f}", "step": f"{step / 1000:g}"}
+    url = srv.url + path + "?" + urllib.parse.urlencode(params)
+    box = {}
+
+    def once():
+        with urllib.request.urlopen(url, timeout=120) as r:
+            box["body"] = r.read()
+
+    return once, box
+
+
+def _summary(kind: str, payload) -> tuple[int, float | None]:
+    """(series returned, value of a one-element instant result) from either side."""
+    if isinstance(payload, dict):  # Prometheus JSON
+        if payload.get("status") != "success":
+            raise MeasureError(f"{payload.get('errorType')}: {payload.get('error')}"[:80])
+        res = payload["data"]["result"]
+        one = float(res[0]["value"][1]) if kind == "instant" and len(res) == 1 and "value" in res[0] else None
+        return len(res), one
+    n = len(payload.labels) if hasattr(payload, "labels") else 1
+    one = None
+    if kind == "instant" and hasattr(payload, "values") and n == 1:
+        one = float(payload.values[0])
+    elif hasattr(payload, "value"):
+        one = float(payload.value)
+    return n, one
+
+
+def run(ctx: Context) -> SuiteResult:
+    res = SuiteResult(NAME, TITLE)
+    shared = find_shared()
+    qpath = os.path.join(shared, "queries.txt") if shared else None
+    if not qpath or not os.path.isfile(qpath):
+        res.status, res.note = "skipped", "queries.txt not found"
+        return res
+    queries = load_queries(qpath)
+    ds, loads = load_all(ctx, res)
+    per_query_budget = 4.0 if ctx.quick else 25.0
+    lat: dict[str, dict[str, object]] = {q.id: {} for q in queries}
+    counts: dict[str, dict[str, object]] = {q.id: {} for q in queries}
+    cpu_total: dict[str, object] = {}
+    task = ctx.task("queries", len(queries) * len(SYSTEMS))
+
+    def measure(system: str, make_once) -> None:
+        for q in queries:
+            try:
+                once, get_result = make_once(q)
+                wall, _ = repeat(once, runs=ctx.runs, warmup=1, max_seconds=per_query_budget)
+                lat[q.id][system] = wall.scaled(lambda s: s * 1e3, "ms")
+                counts[q.id][system] = _summary(q.kind, get_result())
+            except Exception as e:  # noqa: BLE001 - one failing query is a cell, not a failed suite
+                lat[q.id][system] = f"error: {type(e).__name__}: {e}"[:70]
+            ctx.advance(task)
+
+    # promlite, in-process
+    pl = loads["promlite"]
+    try:
+        from query.engine import Engine
+    except ImportError as e:
+        Engine = None  # noqa: N806
+        why = f"engine not available ({e})"[:70]
+    if isinstance(pl, str) or Engine is None:
+        for q in queries:
+            lat[q.id]["promlite"] = pl if isinstance(pl, str) else why
+            ctx.advance(task)
+    else:
+        import tsdb
+
+        with tsdb.open(pl.data_dir, retention_ms=0, auto_compact=False) as db:
+            eng = Engine(db)
+
+            def make_pl(q: Query):
+                start, end, step = q.bounds(ds)
+                box = {}
+
+                def once():
+                    box["r"] = eng.instant(q.expr, end) if q.kind == "instant" else eng.range(q.expr, start, end, step)
+
+                return once, lambda: box["r"]
+
+            c0 = time.process_time()
+            measure("promlite", make_pl)
+            cpu_total["promlite"] = time.process_time() - c0
+
+    for system in (PROMETHEUS, VICTORIAMETRICS):
+        ld = loads[system]
+        if isinstance(ld, str):
+            for q in queries:
+                lat[q.id][system] = ld
+                ctx.advance(task)
+            cpu_total[system] = ld
+            continue
+        data_dir = ctx.workspace.copy_of(ld) if system == PROMETHEUS else ld.data_dir
+        with Server(system, ctx.peers[system].binary, data_dir) as srv:
+            c0, _, _ = srv.stats()
+
+            def make_http(q: Query, srv=srv):
+                once, box = _http_timed(srv, q, ds)
+                return once, lambda: json.loads(box["body"])
+
+            measure(system, make_http)
+            cpu_total[system] = srv.stats()[0] - c0
+    ctx.done(task)
+
+    for q in queries:
+        res.rows.append(Row(q.id, "ms", lat[q.id], note=q.expr))
+    res.rows.append(Row("geometric mean over queries all systems answered", "ms", _geomeans(lat)))
+    res.rows.append(Row("CPU for the whole query set (warm-up + runs)", "CPU s", cpu_total,
+                        note="promlite: this process; peers: the server process"))
+    _checks(res, queries, counts)
+    res.plots["latency"] = {
+        "kind": "bars", "horizontal": True, "log": True, "size": (8, 0.42 * len(queries) + 1.2),
+        "title": f"Query latency, median of runs ({ds.series} series x {ds.hours:g} h)",
+        "ylabel": "ms (log scale)", "groups": [q.id for q in queries],
+        "series": {s: [(v.median if isinstance(v, Stat) else None) for v in (lat[q.id].get(s) for q in queries)]
+                   for s in SYSTEMS}}
+    res.note += f"; {len(queries)} queries from queries.txt, END = {ds.end_ms // 1000}"
+    return res
+
+
+def _geomeans(lat) -> dict[str, object]:
+    ok = [qid for qid, row in lat.items() if all(isinstance(row.get(s), Stat) for s in SYSTEMS)]
+    if not ok:
+        ok = [qid for qid, row in lat.items() if isinstance(row.get("promlite"), Stat)]
+    out: dict[str, object] = {}
+    for s in SYSTEMS:
+        vals = [lat[q][s].median for q in ok if isinstance(lat[q].get(s), Stat) and lat[q][s].median > 0]
+        out[s] = math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals and len(vals) == len(ok) else "–"
+    return out
+
+
+def _checks(res: SuiteResult, queries: list[Query], counts) -> None:
+    """Note where systems disagree on the series count or on a check query's value."""
+    bad = []
+    for q in queries:
+        got = {s: counts[q.id][s] for s in SYSTEMS if s in counts[q.id]}
+        if len({n for n, _ in got.values()}) > 1:
+            bad.append(f"{q.id}: series {dict((s, n) for s, (n, _) in got.items())}")
+        if q.id.startswith("check"):
+            vals = {s: v for s, (_, v) in got.items()}
+            if len({v for v in vals.values() if v is not None}) > 1:
+                bad.append(f"{q.id}: values {vals}")
+    if bad:
+        res.note += "; disagreements: " + "; ".join(bad)[:400]

@@ -1,0 +1,297 @@
+"""Metadata endpoints: labels, label values, series, metadata, targets, status, rules.
+
+Label and series lookups run on the query pool (they may decode blocks);
+the answers are what ``prometheus/web/api/v1/api.go`` returns:
+
+* ``labels`` / ``label/<name>/values``: sorted strings; ``match[]``
+  (repeated) restricts to the union of the matching series; ``start`` and
+  ``end`` default to all time; ``limit`` truncates with the warning
+  ``results truncated due to limit``. ``data`` is ``[]``, never ``null``.
+* ``series``: ``match[]`` required; a list of label objects.
+* ``status/buildinfo``: a semver ``version`` -- the Prometheus API level
+  promlite implements -- and, deliberately, no ``features`` key (Grafana
+  takes a ``features`` key for Mimir). ``status/flags`` is not served (404):
+  Grafana's alerting reads a 2xx there as Thanos.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import threading
+
+from aiohttp import web
+
+from promlite import __version__
+from tsdb.matchers import Matcher
+
+from .envelope import bad_data, success
+from .params import MAX_TIME_MS, MIN_TIME_MS, get_time, parse_limit, parse_match_sets
+from .request import form
+from .state import STATE, ServerState
+
+# The Prometheus HTTP API level promlite answers like (for clients that gate features on it).
+PROMETHEUS_API_VERSION = "2.53.0"
+TRUNCATED = "results truncated due to limit"
+
+
+def _range(params) -> tuple[int, int]:
+    start = get_time(params, "start", MIN_TIME_MS)
+    end = get_time(params, "end", MAX_TIME_MS)
+    if end < start:
+        raise bad_data('invalid parameter "end": end timestamp must not be before start time')
+    return start, end
+
+
+def _limited(items: list, limit: int) -> tuple[list, list[str] | None]:
+    if limit and len(items) > limit:
+        return items[:limit], [TRUNCATED]
+    return items, None
+
+
+def _label_names(db, start: int, end: int, sets: list[list[Matcher]]) -> list[str]:
+    with db.querier(start, end) as q:
+        if not sets:
+            return q.label_names()
+        names: set[str] = set()
+        for ms in sets:
+            names.update(q.label_names(*ms))
+        return sorted(names)
+
+
+def _label_values(db, name: str, start: int, end: int, sets: list[list[Matcher]]) -> list[str]:
+    with db.querier(start, end) as q:
+        if not sets:
+            return q.label_values(name)
+        values: set[str] = set()
+        for ms in sets:
+            values.update(q.label_values(name, *ms))
+        return sorted(values)
+
+
+def _series(db, start: int, end: int, sets: list[list[Matcher]]) -> list[dict[str, str]]:
+    seen: set = set()
+    with db.querier(start, end) as q:
+        for ms in sets:
+            labels, _ = q.select_arrays(*ms)
+            seen.update(labels)
+    return [dict(lab) for lab in sorted(seen)]
+
+
+async def labels(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    params = await form(request)
+    start, end = _range(params)
+    sets = parse_match_sets(params.getall("match[]", []))
+    limit = parse_limit(params)
+    names = await state.run(_label_names, state.db, start, end, sets)
+    data, warnings = _limited(names, limit)
+    return success(data, warnings)
+
+
+async def label_values(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    name = request.match_info["name"]
+    if not name or "\ufffd" in name:
+        raise bad_data(f'invalid label name: "{name}"')
+    params = await form(request)
+    start, end = _range(params)
+    sets = parse_match_sets(params.getall("match[]", []))
+    limit = parse_limit(params)
+    values = await state.run(_label_values, state.db, name, start, end, sets)
+    data, warnings = _limited(values, limit)
+    return success(data, warnings)
+
+
+async def series(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    params = await form(request)
+    start, end = _range(params)
+    sets = parse_match_sets(params.getall("match[]", []), required=True)
+    limit = parse_limit(params)
+    found = await state.run(_series, state.db, start, end, sets)
+    data, warnings = _limited(found, limit)
+    return success(data, warnings)
+
+
+def _metadata(state: ServerState, metric: str | None, limit: int, per_metric: int) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    mgr = state.scrape_manager
+    if mgr is None:
+        return out
+    for a in mgr.active_targets():
+        for name, md in list(a.status.metadata.items()):
+            if metric and name != metric:
+                continue
+            entry = {"type": md.type or "unknown", "help": md.help or "", "unit": md.unit or ""}
+            lst = out.setdefault(name, [])
+            if entry not in lst and (per_metric <= 0 or len(lst) < per_metric):
+                lst.append(entry)
+    names = sorted(out)
+    if limit > 0:
+        names = names[:limit]
+    return {n: out[n] for n in names}
+
+
+def _int_param(params, name: str, default: int) -> int:
+    text = params.get(name, "")
+    if text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise bad_data(f'invalid parameter "{name}": cannot parse "{text}" to a valid integer') from None
+
+
+async def metadata(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    params = await form(request)
+    limit = _int_param(params, "limit", -1)
+    per_metric = _int_param(params, "limit_per_metric", -1)
+    return success(_metadata(state, params.get("metric") or None, limit, per_metric))
+
+
+async def targets(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    params = request.query
+    which = params.get("state", "any").lower() or "any"
+    if which not in ("any", "active", "dropped"):
+        which = "any"
+    mgr = state.scrape_manager
+    if mgr is None:
+        return success({"activeTargets": [], "droppedTargets": [], "droppedTargetCounts": {}})
+    return success(mgr.api_targets(which, params.get("scrapePool") or None))
+
+
+async def targets_metadata(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    mgr = state.scrape_manager
+    metric = request.query.get("metric") or None
+    out = []
+    if mgr is not None:
+        for a in mgr.active_targets():
+            for name, md in sorted(a.status.metadata.items()):
+                if metric and name != metric:
+                    continue
+                out.append({"target": dict(a.target.public_labels()), "metric": name,
+                            "type": md.type or "unknown", "help": md.help or "", "unit": md.unit or ""})
+    return success(out)
+
+
+async def buildinfo(request: web.Request) -> web.Response:
+    return success({
+        "version": PROMETHEUS_API_VERSION,
+        "revision": f"promlite-{__version__}",
+        "branch": "HEAD",
+        "buildUser": "promlite",
+        "buildDate": "",
+        "goVersion": f"python{platform.python_version()}",
+    })
+
+
+async def config(request: web.Request) -> web.Response:
+    return success({"yaml": request.app[STATE].config_text})
+
+
+def _rfc3339(ts: float | None) -> str:
+    if ts is None:
+        return "0001-01-01T00:00:00Z"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+async def runtimeinfo(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    mgr = state.scrape_manager
+    ok = True if mgr is None or mgr.last_reload_success is None else bool(mgr.last_reload_success)
+    last = state.start_time if mgr is None or mgr.last_reload_time is None else mgr.last_reload_time
+    return success({
+        "startTime": _rfc3339(state.start_time),
+        "CWD": state.cwd,
+        "reloadConfigSuccess": ok,
+        "lastConfigTime": _rfc3339(last),
+        "corruptionCount": 0,
+        "goroutineCount": threading.active_count(),
+        "GOMAXPROCS": os.cpu_count() or 1,
+        "GOMEMLIMIT": 0,
+        "GOGC": "",
+        "GODEBUG": "",
+        "storageRetention": state.retention,
+    })
+
+
+def _tsdb_status(db, limit: int) -> dict:
+    head = db.head
+    with db._lock:  # the head index is not safe to read during an append
+        idx = head.index
+        names = idx.label_names()
+        value_counts = []
+        memory = []
+        pairs = []
+        for n in names:
+            vals = idx.label_values(n)
+            value_counts.append({"name": n, "value": len(vals)})
+            memory.append({"name": n, "value": sum(len(v.encode()) for v in vals)})
+            for v in vals:
+                pairs.append((n, v))
+        by_name = [{"name": v, "value": len(idx.postings("__name__", v))} for v in idx.label_values("__name__")]
+        by_pair = [{"name": f"{n}={v}", "value": len(idx.postings(n, v))} for n, v in pairs]
+        st = db.stats()
+
+    def top(items: list[dict]) -> list[dict]:
+        return sorted(items, key=lambda d: (-d["value"], d["name"]))[:limit]
+
+    return {
+        "headStats": {
+            "numSeries": st["head_series"],
+            "numLabelPairs": len(pairs),
+            "chunkCount": st["head_chunks"],
+            "minTime": st["head_min_time"] if st["head_min_time"] is not None else 0,
+            "maxTime": st["head_max_time"] if st["head_max_time"] is not None else 0,
+        },
+        "seriesCountByMetricName": top(by_name),
+        "labelValueCountByLabelName": top(value_counts),
+        "memoryInBytesByLabelName": top(memory),
+        "seriesCountByLabelValuePair": top(by_pair),
+    }
+
+
+async def tsdb_status(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    params = await form(request)
+    limit = _int_param(params, "limit", 10)
+    if limit < 1:
+        raise bad_data("limit must be a positive number")
+    return success(await state.run(_tsdb_status, state.db, limit))
+
+
+async def walreplay(request: web.Request) -> web.Response:
+    return success({"min": 0, "max": 0, "current": 0})
+
+
+async def rules(request: web.Request) -> web.Response:
+    return success({"groups": []})
+
+
+async def alerts(request: web.Request) -> web.Response:
+    return success({"alerts": []})
+
+
+async def alertmanagers(request: web.Request) -> web.Response:
+    return success({"activeAlertmanagers": [], "droppedAlertmanagers": []})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    for path, handler in (("/api/v1/labels", labels), ("/api/v1/series", series)):
+        r.add_get(path, handler)
+        r.add_post(path, handler)
+    r.add_get("/api/v1/label/{name}/values", label_values)
+    for path, handler in (
+        ("/api/v1/metadata", metadata), ("/api/v1/targets", targets),
+        ("/api/v1/targets/metadata", targets_metadata), ("/api/v1/status/buildinfo", buildinfo),
+        ("/api/v1/status/config", config), ("/api/v1/status/runtimeinfo", runtimeinfo),
+        ("/api/v1/status/tsdb", tsdb_status), ("/api/v1/status/walreplay", walreplay),
+        ("/api/v1/rules", rules), ("/api/v1/alerts", alerts), ("/api/v1/alertmanagers", alertmanagers),
+    ):
+        r.add_get(path, handler)

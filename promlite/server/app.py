@@ -1,0 +1,117 @@
+"""The aiohttp application: routes, the error middleware, request metrics.
+
+``create_app(state)`` returns an ``aiohttp.web.Application`` serving
+Prometheus's ``/api/v1`` plus ``/metrics``, ``/-/healthy``, ``/-/ready`` and
+``/-/reload``. It does no I/O of its own: ``serve.py`` owns the DB, the
+scrape manager and the listening socket, and tests build an app over a
+tsdb in a temporary directory.
+
+Invariant: every error answer is the JSON envelope with
+``Content-Type: application/json`` -- handler errors (``APIError``),
+aiohttp's own 404/405/413, and unexpected exceptions (``internal``, 500,
+logged) alike. Grafana parses the body of every failed request as JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from . import api_admin, api_meta, api_query
+from .envelope import APIError, error_response, json_response
+from .state import STATE, ServerState
+
+log = logging.getLogger("promlite.http")
+
+_HTTP_ERROR_TYPES = {404: "not_found", 405: "bad_data", 413: "bad_data", 400: "bad_data", 406: "not_acceptable"}
+
+
+def _handler_name(request: web.Request) -> str:
+    """Prometheus's ``handler`` label: the route pattern (``/api/v1/label/:name/values``)."""
+    route = request.match_info.route
+    info = route.resource.canonical if route.resource is not None else ""
+    return info.replace("{name}", ":name") if info else "other"
+
+
+@web.middleware
+async def envelope_middleware(request: web.Request, handler):
+    state = request.app[STATE]
+    t0 = time.perf_counter()
+    try:
+        resp = await handler(request)
+    except APIError as e:
+        resp = error_response(e)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        typ = _HTTP_ERROR_TYPES.get(e.status, "internal" if e.status >= 500 else "bad_data")
+        msg = e.reason if e.status != 404 else "not found"
+        if e.status == 405:
+            msg = f"method {request.method} not allowed for {request.path}"
+        resp = error_response(APIError(typ, msg, e.status))
+        if e.status == 405 and isinstance(e, web.HTTPMethodNotAllowed):
+            resp.headers["Allow"] = ",".join(sorted(e.allowed_methods))
+    except Exception as e:  # noqa: BLE001 - the server must answer and keep serving
+        log.exception("internal error serving %s %s", request.method, request.path)
+        resp = error_response(APIError("internal", f"internal error: {e}"))
+    handler_label = _handler_name(request)
+    m = state.metrics
+    m.http_duration.labels(handler_label).observe(time.perf_counter() - t0)
+    m.http_requests.labels(str(resp.status), handler_label).inc()
+    return resp
+
+
+async def healthy(request: web.Request) -> web.Response:
+    return web.Response(text="Prometheus Server is Healthy.\n")
+
+
+async def ready(request: web.Request) -> web.Response:
+    if not request.app[STATE].ready:
+        return web.Response(status=503, text="Service Unavailable\n")
+    return web.Response(text="Prometheus Server is Ready.\n")
+
+
+async def reload(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if not state.enable_lifecycle:
+        return web.Response(status=403, text="Lifecycle API is not enabled.\n")
+    if state.reload is None:
+        raise APIError("unavailable", "reloading is not supported by this server")
+    try:
+        await state.reload()
+    except Exception as e:  # noqa: BLE001 - reported to the caller, old config keeps running
+        return web.Response(status=500, text=f"failed to reload config: {e}\n")
+    return web.Response(text="")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body, content_type = request.app[STATE].metrics.expose(request.headers.get("Accept"))
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def root(request: web.Request) -> web.Response:
+    return json_response('{"status":"success","data":"promlite: see /api/v1 (docs/api.md)"}')
+
+
+def create_app(state: ServerState) -> web.Application:
+    """The application serving ``state`` (see the module docstring)."""
+    app = web.Application(middlewares=[envelope_middleware], client_max_size=4 * 2**20)
+    app[STATE] = state
+    api_query.add_routes(app)
+    api_meta.add_routes(app)
+    api_admin.add_routes(app)
+    r = app.router
+    for path, handler in (("/-/healthy", healthy), ("/-/ready", ready)):
+        r.add_get(path, handler)  # aiohttp answers HEAD on GET routes
+    r.add_post("/-/reload", reload)
+    r.add_put("/-/reload", reload)
+    r.add_get("/metrics", metrics)
+    r.add_get("/", root)
+
+    async def _close(app: web.Application) -> None:
+        state.close()
+
+    app.on_cleanup.append(_close)
+    return app

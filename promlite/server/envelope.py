@@ -1,0 +1,129 @@
+"""Prometheus's JSON envelope: success/error bodies, error types, number formatting.
+
+Every answer of the API, errors included (404 and 405 too), is one of::
+
+    {"status": "success", "data": ..., "warnings": [...], "infos": [...]}
+    {"status": "error", "errorType": "bad_data", "error": "...", "data": ...}
+
+with ``Content-Type: application/json``; ``warnings``/``infos`` only when
+non-empty, as in ``prometheus/web/api/v1/api.go``. Error types map to HTTP
+codes exactly as ``returnAPIError`` does: bad_data 400, execution 422,
+canceled/timeout/unavailable 503, not_found 404, internal 500.
+
+Numbers follow Prometheus's jsoniter marshalling (``util/jsonutil``):
+
+* a sample value is a JSON *string*: ``"NaN"``, ``"+Inf"``, ``"-Inf"``, else
+  Go's ``strconv.FormatFloat(v, 'f', -1, 64)`` -- the shortest digits that
+  round-trip, never in exponent form (``1e21`` -> ``"1000000000000000000000"``);
+* a timestamp is a JSON *number* of seconds written from the int64
+  milliseconds: ``1435781451.781``, ``4``, ``1.500`` (the fraction is always
+  3 digits when non-zero, never rounded through a float).
+
+Result bodies are built as text (``render_*``) rather than through
+``json.dumps`` of nested lists: a 1,000 x 240 matrix is 240,000 points, and
+sharing the step timestamps' text across series halves the work.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+# errorType -> HTTP status (prometheus/web/api/v1/api.go, returnAPIError)
+ERROR_STATUS = {
+    "bad_data": 400,
+    "execution": 422,
+    "canceled": 503,
+    "timeout": 503,
+    "unavailable": 503,
+    "not_found": 404,
+    "not_acceptable": 406,
+    "internal": 500,
+}
+
+JSON_CT = "application/json"
+
+
+class APIError(Exception):
+    """An error answer: ``type`` is Prometheus's ``errorType``, ``status`` the HTTP code."""
+
+    def __init__(self, type_: str, message: str, status: int | None = None) -> None:
+        if type_ not in ERROR_STATUS:
+            raise RuntimeError(f"BUG: unknown API error type {type_!r}")
+        super().__init__(message)
+        self.type = type_
+        self.message = message
+        self.status = status if status is not None else ERROR_STATUS[type_]
+
+
+def bad_data(message: str) -> APIError:
+    return APIError("bad_data", message)
+
+
+def format_value(v: float) -> str:
+    """A sample value as Prometheus writes it (without the quotes)."""
+    r = repr(v)
+    if "e" not in r:
+        if r[-1] == "n":  # nan
+            return "NaN"
+        if r[-1] == "f":  # inf / -inf
+            return "+Inf" if v > 0 else "-Inf"
+        return r[:-2] if r.endswith(".0") else r
+    # exponent form: same shortest digits, laid out positionally ('f', -1)
+    return format(Decimal(r), "f")
+
+
+def format_timestamp(ms: int) -> str:
+    """Milliseconds as Prometheus's JSON seconds (``MarshalTimestamp``)."""
+    sign = ""
+    if ms < 0:
+        sign, ms = "-", -ms
+    sec, frac = divmod(ms, 1000)
+    if frac:
+        return f"{sign}{sec}.{frac:03d}"
+    return f"{sign}{sec}"
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON, non-finite floats refused (they must be formatted as strings first)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _tail(warnings: list[str] | None, infos: list[str] | None) -> str:
+    out = ""
+    if warnings:
+        out += ',"warnings":' + dumps(warnings)
+    if infos:
+        out += ',"infos":' + dumps(infos)
+    return out
+
+
+def success_text(data_json: str, warnings: list[str] | None = None, infos: list[str] | None = None) -> str:
+    """The success envelope around already-encoded ``data``."""
+    return '{"status":"success","data":' + data_json + _tail(warnings, infos) + "}"
+
+
+def success(data: Any, warnings: list[str] | None = None, infos: list[str] | None = None,
+            status: int = 200) -> web.Response:
+    """A success response; ``data`` is encoded with :func:`dumps`."""
+    return json_response(success_text(dumps(data), warnings, infos), status)
+
+
+def error_body(type_: str, message: str, data: Any = None) -> str:
+    body: dict[str, Any] = {"status": "error", "errorType": type_, "error": message}
+    if data is not None:
+        body["data"] = data
+    return dumps(body)
+
+
+def error_response(err: APIError) -> web.Response:
+    return json_response(error_body(err.type, err.message), err.status)
+
+
+def json_response(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type=JSON_CT, charset="utf-8")
+
+

@@ -1,0 +1,172 @@
+"""Request parameters of the API, parsed and checked as Prometheus does.
+
+Times (``time``, ``start``, ``end``) are unix seconds with decimals or RFC
+3339 (``parseTime`` in ``web/api/v1/api.go``): a float keeps millisecond
+precision (``math.Round(frac*1000)/1000``), an RFC 3339 time is truncated to
+the millisecond. Durations (``step``, ``timeout``) are float seconds or
+Prometheus durations (``query.durations.parse_duration``).
+
+Every problem raises :class:`~promlite.server.envelope.APIError` of type
+``bad_data`` with Prometheus's wording (``invalid parameter "start": cannot
+parse "x" to a valid timestamp``), so handlers never see malformed input.
+
+Limits: a range query may have at most ``MAX_POINTS`` = 11,000 steps per
+series; a request may carry at most ``MAX_MATCH_SETS`` ``match[]`` selectors
+(Prometheus has no such limit; a huge list is refused instead of parsed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping
+
+from query.ast import VectorSelector
+from query.durations import parse_duration
+from query.parser import ParseError, parse_expr
+from tsdb.matchers import Matcher
+
+from .envelope import bad_data
+
+MAX_POINTS = 11_000
+MAX_MATCH_SETS = 1_000
+
+# Prometheus's MinTime/MaxTime in ms (time.Unix(math.MinInt64/1000+62135596801, 0) and
+# time.Unix(math.MaxInt64/1000-62135596801, 999999999)): what clients send to mean "unbounded".
+MIN_TIME_MS = -9223309901257974000
+MAX_TIME_MS = 9223309901257974999
+_MIN_TIME_TEXT = "-292273086-05-16T16:47:06Z"
+_MAX_TIME_TEXT = "292277025-08-18T07:12:54.999999999Z"
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z"
+)
+
+
+def _cannot(text: str) -> str:
+    return f"cannot parse {_go_quote(text)} to a valid timestamp"
+
+
+def _go_quote(s: str) -> str:
+    from query.quoting import go_quote
+
+    return go_quote(s)
+
+
+def parse_time_value(text: str) -> int:
+    """Unix seconds (with decimals) or RFC 3339 -> ms; ``ValueError`` with Prometheus's message."""
+    s = text
+    if s and "_" not in s:
+        try:
+            f = float(s)
+        except ValueError:
+            f = None
+        if f is not None:
+            if not math.isfinite(f):
+                raise ValueError(_cannot(text))
+            frac, whole = math.modf(f)
+            x = frac * 1000  # Go's math.Round: halves away from zero (Python's round() is to even)
+            ms = int(whole) * 1000 + int(math.copysign(math.floor(abs(x) + 0.5), x))
+            return max(MIN_TIME_MS, min(MAX_TIME_MS, ms))
+    m = _RFC3339.match(s)
+    if m:
+        y, mo, d, h, mi, sec, frac, tz = m.groups()
+        try:
+            base = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec), tzinfo=dt.UTC)
+        except ValueError:
+            raise ValueError(_cannot(text)) from None
+        off = 0
+        if tz not in ("Z", "z"):
+            sign = 1 if tz[0] == "+" else -1
+            off = sign * (int(tz[1:3]) * 3600 + int(tz[4:6]) * 60)
+        secs = int((base - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds()) - off
+        ms = int((frac or "0").ljust(3, "0")[:3])
+        return secs * 1000 + ms
+    if s == _MIN_TIME_TEXT:
+        return MIN_TIME_MS
+    if s == _MAX_TIME_TEXT:
+        return MAX_TIME_MS
+    raise ValueError(_cannot(text))
+
+
+def get_time(params: Mapping[str, str], name: str, default: int | None) -> int:
+    """Parameter ``name`` as ms; ``default`` when absent (None: required)."""
+    text = params.get(name)
+    if text is None or (text == "" and default is not None):
+        if default is None:
+            raise bad_data(f'invalid parameter "{name}": {_cannot("")}')
+        return default
+    try:
+        return parse_time_value(text)
+    except ValueError as e:
+        raise bad_data(f'invalid parameter "{name}": {e}') from None
+
+
+def get_duration_ms(params: Mapping[str, str], name: str) -> int | None:
+    """Parameter ``name`` (float seconds or a duration) as ms, or None when absent."""
+    text = params.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise bad_data(f'invalid parameter "{name}": {e}') from None
+
+
+def range_params(params: Mapping[str, str]) -> tuple[int, int, int]:
+    """``(start_ms, end_ms, step_ms)`` of a range query, with Prometheus's checks."""
+    start = get_time(params, "start", None)
+    end = get_time(params, "end", None)
+    if end < start:
+        raise bad_data('invalid parameter "end": end timestamp must not be before start time')
+    if "step" not in params:
+        raise bad_data('invalid parameter "step": cannot parse "" to a valid duration')
+    step = get_duration_ms(params, "step")
+    if step is None or step <= 0:
+        raise bad_data('invalid parameter "step": zero or negative query resolution step widths are not '
+                       "accepted. Try a positive integer")
+    if (end - start) // step > MAX_POINTS:
+        raise bad_data("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
+                       "query resolution (?step=XX)")
+    return start, end, step
+
+
+def parse_limit(params: Mapping[str, str]) -> int:
+    """``limit`` (0 = none); Prometheus refuses negatives and non-integers."""
+    text = params.get("limit", "")
+    if text == "":
+        return 0
+    try:
+        n = int(text)
+    except ValueError:
+        raise bad_data(f'invalid parameter "limit": cannot parse {_go_quote(text)} to a valid limit') from None
+    if n < 0:
+        raise bad_data('invalid parameter "limit": limit must be non-negative')
+    return n
+
+
+def parse_selector(text: str) -> list[Matcher]:
+    """The matchers of one series selector (``up{job="x"}``, ``{__name__=~"a.*"}``)."""
+    try:
+        expr = parse_expr(text)
+    except ParseError as e:
+        raise bad_data(f'invalid parameter "match[]": {e}') from None
+    if not isinstance(expr, VectorSelector):
+        raise bad_data(f'invalid parameter "match[]": 1:1: parse error: expected a series selector, got {text!r}')
+    return list(expr.matchers)
+
+
+def parse_match_sets(values: list[str], *, required: bool = False) -> list[list[Matcher]]:
+    """Every ``match[]`` selector's matchers; each must have a matcher that rejects ``""``."""
+    if not values:
+        if required:
+            raise bad_data("no match[] parameter provided")
+        return []
+    if len(values) > MAX_MATCH_SETS:
+        raise bad_data(f"too many match[] parameters: {len(values)} (at most {MAX_MATCH_SETS})")
+    sets = [parse_selector(v) for v in values]
+    for ms in sets:
+        if all(m.matches("") for m in ms):
+            raise bad_data("match[] must contain at least one non-empty matcher")
+    return sets

@@ -1,0 +1,302 @@
+"""``promlite serve``: the runtime that wires tsdb, scraper, engine and HTTP API together.
+
+Defaults make a working server with no arguments: ``./prometheus.yml`` if
+it exists, else a built-in configuration that scrapes promlite itself every
+15 s (job ``prometheus``, as in Prometheus's example config), data under
+``./data``, listening on ``127.0.0.1:9090``.
+
+Lifecycle (one asyncio loop, uvloop when installed):
+
+1. open the DB (WAL replay), build the engine and the HTTP app, bind;
+2. load the configuration (the built-in one targets the bound address, so
+   ``--web.listen-address=127.0.0.1:0`` works) and start the scrape manager;
+3. mark ready (``/-/ready`` 200) and log ``Server is ready to receive web
+   requests.`` with the address;
+4. SIGHUP or ``POST /-/reload`` (``--web.enable-lifecycle``) reload the
+   configuration; a bad file keeps the old one running and is logged;
+5. SIGTERM/SIGINT: not ready, stop the scrape loops (appends in flight
+   finish: the ingest pool is drained), stop HTTP, close the DB (WAL flushed,
+   blocks closed); exit code 0.
+
+Threads: the event loop does HTTP and scrape scheduling; scrape ingestion
+runs on the manager's pool and PromQL on the server's query pool, so a
+heavy query does not delay a scrape's start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import signal
+from dataclasses import dataclass
+
+from aiohttp import web
+
+import tsdb
+from query.durations import parse_prometheus_duration
+from query.engine import Engine
+from scraper._yaml import ConfigError
+from scraper.config import load_config, load_config_file
+from scraper.manager import ReloadError, ScrapeManager
+
+from .app import create_app
+from .logs import setup_logging
+from .state import DEFAULT_QUERY_TIMEOUT_S, ServerState
+
+log = logging.getLogger("serve")
+
+DEFAULT_LISTEN = "127.0.0.1:9090"
+_SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50, "EB": 2**60}
+
+
+def self_scrape_config(target: str) -> str:
+    """The built-in configuration: promlite scrapes its own ``/metrics`` every 15 s."""
+    return (
+        "# built-in configuration of `promlite serve` (no --config.file, no ./prometheus.yml)\n"
+        "global:\n"
+        "  scrape_interval: 15s\n"
+        "  evaluation_interval: 15s\n"
+        "scrape_configs:\n"
+        "  - job_name: prometheus\n"
+        "    static_configs:\n"
+        f'      - targets: ["{target}"]\n'
+    )
+
+
+def parse_size(text: str) -> int:
+    """``--storage.tsdb.retention.size``: ``512MB``, ``1GB``, ``0`` (units of 1024, like Prometheus)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([KMGTPE]?B)?\s*", text.upper())
+    if not m:
+        raise ValueError(f"invalid size {text!r}: use e.g. 512MB, 10GB")
+    return int(m.group(1)) * _SIZE_UNITS[m.group(2) or "B"]
+
+
+def split_listen_address(addr: str) -> tuple[str, int]:
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"invalid --web.listen-address {addr!r}: want HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _dial_host(host: str) -> str:
+    """Where the self-scrape connects for a bind host (wildcards mean loopback)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+@dataclass
+class ServeOptions:
+    config_file: str | None = None
+    data_path: str = "data"
+    retention_time: str = "15d"
+    retention_size: str = "0"
+    listen_address: str = DEFAULT_LISTEN
+    enable_lifecycle: bool = False
+    enable_admin_api: bool = False
+    query_timeout: str = "60s"
+    query_max_samples: int = 50_000_000
+    lookback_delta: str = "5m"
+    query_workers: int = 2
+
+    @classmethod
+    def from_args(cls, a: argparse.Namespace) -> ServeOptions:
+        return cls(a.config_file, a.data_path, a.retention_time, a.retention_size, a.listen_address,
+                   a.enable_lifecycle, a.enable_admin_api, a.query_timeout, a.query_max_samples,
+                   a.lookback_delta)
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    """Prometheus's flag names (``--config.file`` ...); see ``docs/api.md``."""
+    p.add_argument("--config.file", dest="config_file", default=None,
+                   help="Prometheus configuration file (default: ./prometheus.yml if present, "
+                        "else a built-in config that scrapes promlite itself every 15s)")
+    p.add_argument("--storage.tsdb.path", dest="data_path", default="data", help="data directory (default: data)")
+    p.add_argument("--storage.tsdb.retention.time", dest="retention_time", default="15d",
+                   help="how long to keep samples (default: 15d; 0 = forever)")
+    p.add_argument("--storage.tsdb.retention.size", dest="retention_size", default="0",
+                   help="most bytes of blocks + WAL to keep, e.g. 10GB (default: 0 = no limit)")
+    p.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN,
+                   help=f"address to listen on (default: {DEFAULT_LISTEN})")
+    p.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
+                   help="enable POST /-/reload")
+    p.add_argument("--web.enable-admin-api", dest="enable_admin_api", action="store_true",
+                   help="enable /api/v1/admin/tsdb/{delete_series,clean_tombstones,snapshot}")
+    p.add_argument("--web.enable-remote-write-receiver", dest="enable_remote_write", action="store_true",
+                   help="reserved: not implemented yet")
+    p.add_argument("--web.config.file", dest="web_config_file", default=None,
+                   help="reserved (TLS / basic auth): not implemented yet")
+    p.add_argument("--query.timeout", dest="query_timeout", default="60s",
+                   help="most time one query may take (default: 60s, Grafana's own limit)")
+    p.add_argument("--query.max-samples", dest="query_max_samples", type=int, default=50_000_000,
+                   help="most samples one query may load (default: 50000000)")
+    p.add_argument("--query.lookback-delta", dest="lookback_delta", default="5m",
+                   help="how far back an instant selector looks (default: 5m)")
+    p.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
+                   help="log line format (default: logfmt)")
+    p.add_argument("--log.level", dest="serve_log_level", default=None,
+                   choices=["debug", "info", "warn", "error"], help="log level (default: info)")
+
+
+class Server:
+    """One running ``promlite serve`` (usable from tests: ``await Server(opts).start()``)."""
+
+    def __init__(self, opts: ServeOptions) -> None:
+        self.opts = opts
+        self.db: tsdb.DB | None = None
+        self.state: ServerState | None = None
+        self.runner: web.AppRunner | None = None
+        self.manager: ScrapeManager | None = None
+        self.address = ""
+        self.stopping = asyncio.Event()
+        self._config_text = ""
+
+    def _load_config(self):
+        """``(Config, text)`` from ``--config.file``, ./prometheus.yml, or the built-in one."""
+        path = self.opts.config_file
+        if path is None and os.path.exists("prometheus.yml"):
+            path = "prometheus.yml"
+        if path is None:
+            text = self_scrape_config(self.address)
+            return load_config(text, source="<built-in>"), text
+        cfg = load_config_file(path)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return cfg, f.read()
+
+    async def start(self) -> None:
+        o = self.opts
+        retention_ms = parse_prometheus_duration(o.retention_time)
+        timeout_s = parse_prometheus_duration(o.query_timeout) / 1000 or DEFAULT_QUERY_TIMEOUT_S
+        lookback_ms = parse_prometheus_duration(o.lookback_delta)
+        host, port = split_listen_address(o.listen_address)
+        if o.config_file is not None:
+            load_config_file(o.config_file)  # fail before opening anything
+        log.info("opening storage at %s", os.path.abspath(o.data_path))
+        self.db = await asyncio.to_thread(tsdb.open, o.data_path, retention_ms=retention_ms,
+                                          retention_bytes=parse_size(o.retention_size))
+        engine = Engine(self.db, lookback_delta_ms=lookback_ms, max_samples=o.query_max_samples,
+                        timeout_s=timeout_s)
+        self.state = st = ServerState(
+            self.db, engine, enable_admin_api=o.enable_admin_api, enable_lifecycle=o.enable_lifecycle,
+            query_timeout_s=timeout_s, lookback_delta_ms=lookback_ms, max_samples=o.query_max_samples,
+            retention=o.retention_time, reload=self.reload, ready=False, query_workers=o.query_workers,
+            flags={k: str(v) for k, v in vars(o).items()},
+        )
+        st.metrics.ready.set(0)
+        self.runner = web.AppRunner(create_app(st), access_log=None, handle_signals=False)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, host, port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
+        self.address = f"{_dial_host(host)}:{bound[1]}"
+        cfg, self._config_text = self._load_config()
+        st.config_text = self._config_text
+        self.manager = ScrapeManager(self.db, cfg)
+        await self.manager.start()
+        st.scrape_manager = self.manager
+        st.metrics.mark_reload(True)
+        st.ready = True
+        st.metrics.ready.set(1)
+        log.info("Server is ready to receive web requests. address=%s:%d", host, bound[1])
+
+    async def reload(self) -> None:
+        """Reload the configuration; on error the running one stays and the error is raised."""
+        if self.manager is None or self.state is None:
+            return
+        try:
+            cfg, text = self._load_config()
+            await self.manager.reload(cfg)
+        except (ConfigError, ReloadError, OSError) as e:
+            self.state.metrics.mark_reload(False)
+            log.error("error reloading config: %s", e)
+            raise
+        self._config_text = self.state.config_text = text
+        self.state.metrics.mark_reload(True)
+        log.info("completed loading of configuration file")
+
+    async def stop(self) -> None:
+        """Graceful shutdown (see module docstring, step 5). Idempotent."""
+        if self.state is not None:
+            self.state.ready = False
+        if self.manager is not None:
+            log.info("stopping scrape manager")
+            await self.manager.stop()
+            self.manager = None
+        if self.runner is not None:
+            await self.runner.cleanup()  # also shuts the query pool down
+            self.runner = None
+        if self.db is not None:
+            log.info("closing storage")
+            await asyncio.to_thread(self.db.close)
+            self.db = None
+        log.info("see you next time!")
+
+    async def run_until_signal(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload_logged()))
+        await self.stopping.wait()
+        log.info("received a stop signal, exiting gracefully")
+
+    async def _reload_logged(self) -> None:
+        try:
+            await self.reload()
+        except Exception:  # noqa: BLE001 - already logged; a bad reload must not stop the server
+            pass
+
+
+async def _main(opts: ServeOptions) -> int:
+    server = Server(opts)
+    try:
+        await server.start()
+        await server.run_until_signal()
+    finally:
+        await server.stop()
+    return 0
+
+
+def serve_main(args: argparse.Namespace) -> int:
+    """Entry point of ``promlite serve`` (argparse namespace from :func:`add_serve_arguments`)."""
+    level = getattr(args, "serve_log_level", None) or getattr(args, "log_level", "info")
+    setup_logging(level, getattr(args, "log_format", "logfmt"))
+    if getattr(args, "enable_remote_write", False):
+        log.error("--web.enable-remote-write-receiver: the remote-write receiver is not implemented yet")
+        return 2
+    if getattr(args, "web_config_file", None):
+        log.error("--web.config.file: TLS and basic auth are not implemented yet")
+        return 2
+    opts = ServeOptions.from_args(args)
+    try:
+        split_listen_address(opts.listen_address)
+        parse_size(opts.retention_size)
+        for flag, v in (("--storage.tsdb.retention.time", opts.retention_time),
+                        ("--query.timeout", opts.query_timeout), ("--query.lookback-delta", opts.lookback_delta)):
+            try:
+                parse_prometheus_duration(v)
+            except ValueError as e:
+                raise ValueError(f"{flag}: {e}") from None
+        if opts.config_file is not None:
+            load_config_file(opts.config_file)
+    except (ValueError, ConfigError) as e:
+        log.error("%s", e)
+        return 2
+    try:
+        import uvloop  # type: ignore[import-not-found]
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    try:
+        return runner(_main(opts))
+    except OSError as e:
+        log.error("cannot start: %s", e)
+        return 1
+    except tsdb.TSDBError as e:
+        log.error("cannot open storage: %s", e)
+        return 1

@@ -1,0 +1,67 @@
+"""What the HTTP handlers share: the DB, the engine, the scrape manager, flags.
+
+One :class:`ServerState` per server, stored in the aiohttp application as
+``app[STATE]``. Handlers read it; only ``serve.py`` (reload, readiness)
+writes it. Blocking work (PromQL evaluation, index lookups, deletes) runs on
+``executor``, a thread pool separate from the scrape manager's ingest pool,
+so a slow query never holds the event loop and never queues ahead of a
+scrape's append.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from .selfmetrics import SelfMetrics
+
+STATE: web.AppKey[ServerState] = web.AppKey("promlite_state")
+
+# Grafana's data source gives up after 60 s by default; stay below it.
+DEFAULT_QUERY_TIMEOUT_S = 60.0
+
+
+@dataclass
+class ServerState:
+    """Shared objects of one server (see module docstring)."""
+
+    db: Any
+    engine: Any
+    scrape_manager: Any = None
+    config_text: str = ""
+    config_file: str = ""
+    flags: dict[str, str] = field(default_factory=dict)
+    enable_admin_api: bool = False
+    enable_lifecycle: bool = False
+    query_timeout_s: float = DEFAULT_QUERY_TIMEOUT_S
+    lookback_delta_ms: int = 300_000
+    max_samples: int = 50_000_000
+    retention: str = "15d"
+    reload: Callable[[], Awaitable[None]] | None = None
+    ready: bool = True
+    start_time: float = field(default_factory=time.time)
+    cwd: str = field(default_factory=os.getcwd)
+    query_workers: int = 2
+    executor: ThreadPoolExecutor | None = None
+    metrics: SelfMetrics | None = None
+
+    def __post_init__(self) -> None:
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(max_workers=self.query_workers, thread_name_prefix="query")
+        if self.metrics is None:
+            self.metrics = SelfMetrics(self.db, lambda: self.scrape_manager)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run blocking ``fn(*args)`` on the query pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,214 @@
+"""Aggregation operators (``sum``, ``avg``, ``topk``, ``quantile``, ...) over every step at once.
+
+Strategy: series are assigned to groups once (a Python dict per *series*,
+never per sample or step), rows are ordered by group, and one numba kernel
+visits each (group, step) cell, gathering the present values of the group's
+rows and reducing them with the same compiled window reducers the range
+functions use (so ``avg`` and ``avg_over_time`` share Prometheus's
+Kahan/incremental-mean arithmetic).
+
+``topk``/``bottomk`` keep the input series: the kernel marks the selected
+rows per step. ``count_values`` makes one output series per distinct value,
+found with ``np.unique`` over the present cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from tsdb.labels import Labels
+
+from .eval_binary import NAME_LABELS
+from .eval_range import _window
+from .values import SeriesMatrix
+
+_REDUCE_OPS = {"sum": 0, "avg": 1, "min": 2, "max": 3, "count": 4, "stddev": 5, "stdvar": 6, "quantile": 10,
+               "group": 9}
+
+
+class AggregationError(ValueError):
+    """A bad aggregation parameter (Prometheus's wording)."""
+
+
+@njit(cache=True)
+def _reduce(op, values, present, order, starts, param, out_v, out_p):  # pragma: no cover - numba
+    n_groups = len(starts) - 1
+    n_steps = values.shape[1]
+    buf = np.empty(max(1, len(order)))
+    dummy = np.zeros(1, dtype=np.int64)
+    for g in range(n_groups):
+        a = starts[g]
+        b = starts[g + 1]
+        for j in range(n_steps):
+            k = 0
+            for r in range(a, b):
+                row = order[r]
+                if present[row, j]:
+                    buf[k] = values[row, j]
+                    k += 1
+            if k == 0:
+                continue
+            val, ok = _window(op, dummy, buf[:k], 0, 0, 1.0, param[j], 0.0)
+            if op == 6 or op == 5:
+                # Aggregators use Welford's algorithm directly on the values.
+                mean = 0.0
+                m2 = 0.0
+                for i in range(k):
+                    d = buf[i] - mean
+                    mean += d / (i + 1)
+                    m2 += d * (buf[i] - mean)
+                val = m2 / k if op == 6 else math.sqrt(m2 / k)
+            out_v[g, j] = val
+            out_p[g, j] = ok
+
+
+@njit(cache=True)
+def _topk(values, present, order, starts, ks, bottom, out_p):  # pragma: no cover - numba
+    n_groups = len(starts) - 1
+    n_steps = values.shape[1]
+    rows = np.empty(max(1, len(order)), dtype=np.int64)
+    keys = np.empty(max(1, len(order)))
+    nans = np.empty(max(1, len(order)), dtype=np.int64)
+    for g in range(n_groups):
+        a = starts[g]
+        b = starts[g + 1]
+        for j in range(n_steps):
+            k = ks[j]
+            if k < 1:
+                continue
+            c = 0
+            nn = 0
+            for r in range(a, b):
+                row = order[r]
+                if present[row, j]:
+                    v = values[row, j]
+                    if math.isnan(v):
+                        nans[nn] = row
+                        nn += 1
+                    else:
+                        keys[c] = v if bottom else -v
+                        rows[c] = row
+                        c += 1
+            idx = np.argsort(keys[:c], kind="mergesort")
+            taken = 0
+            for i in range(c):
+                if taken >= k:
+                    break
+                out_p[rows[idx[i]], j] = True
+                taken += 1
+            for i in range(nn):
+                if taken >= k:
+                    break
+                out_p[nans[i], j] = True
+                taken += 1
+
+
+def group_key(labels: Labels, grouping: tuple[str, ...], without: bool) -> Labels:
+    """The output label set of a series' group (name dropped unless grouped ``by`` it)."""
+    if without:
+        drop = set(grouping) | NAME_LABELS
+        return tuple(p for p in labels if p[0] not in drop)
+    keep = set(grouping)
+    return tuple(p for p in labels if p[0] in keep)
+
+
+def _groups(m: SeriesMatrix, grouping, without) -> tuple[list[Labels], np.ndarray, np.ndarray, np.ndarray]:
+    ids: dict[Labels, int] = {}
+    gid = np.empty(len(m), dtype=np.int64)
+    for i, lab in enumerate(m.labels):
+        gid[i] = ids.setdefault(group_key(lab, grouping, without), len(ids))
+    order = np.argsort(gid, kind="stable")
+    starts = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(gid, minlength=len(ids)), out=starts[1:])
+    return list(ids), gid, order, starts
+
+
+def aggregate(op: str, m: SeriesMatrix, grouping: tuple[str, ...], without: bool,
+              param: np.ndarray | str | None, n_steps: int) -> SeriesMatrix:
+    """Evaluate aggregation ``op`` (``param`` is the per-step scalar or the string parameter)."""
+    if op == "count_values":
+        return _count_values(m, grouping, without, str(param), n_steps)
+    if op in ("topk", "bottomk", "limitk", "limit_ratio"):
+        _check_k(op, param)
+    if len(m) == 0:
+        return SeriesMatrix.empty(n_steps)
+    keys, gid, order, starts = _groups(m, grouping, without)
+    if op in ("topk", "bottomk", "limitk", "limit_ratio"):
+        return _select_k(op, m, order, starts, param, n_steps)
+    code = _REDUCE_OPS.get(op)
+    if code is None:
+        raise AggregationError(f"aggregation {op!r} is not supported")
+    p = np.zeros(n_steps) if param is None else np.asarray(param, dtype=np.float64)
+    values = np.zeros((len(keys), n_steps))
+    present = np.zeros((len(keys), n_steps), dtype=bool)
+    _reduce(code, m.values, m.present, order, starts, p, values, present)
+    # Delayed name removal: a group kept by ``__name__`` inherits its first series' flag.
+    drop = m.drop_name[order[starts[:-1]]]
+    return SeriesMatrix(keys, values, present, drop).compact()
+
+
+def _check_k(op: str, param) -> None:
+    p = np.asarray(param, dtype=np.float64)
+    if op == "limit_ratio":
+        if np.isnan(p).any():
+            raise AggregationError("Ratio value is NaN")
+        raise AggregationError("limit_ratio is not supported")
+    if np.isnan(p).any():
+        raise AggregationError("Parameter value is NaN")
+    bad = np.abs(p) >= 2.0**63
+    if bad.any():
+        raise AggregationError(f"Scalar value {_go_float(float(p[bad][0]))} overflows int64")
+
+
+def _select_k(op: str, m: SeriesMatrix, order, starts, param, n_steps: int) -> SeriesMatrix:
+    p = np.asarray(param, dtype=np.float64)
+    ks = p.astype(np.int64)
+    present = np.zeros_like(m.present)
+    if op == "limitk":
+        # First k series per group in label order (deterministic stand-in for Prometheus's hash order).
+        for g in range(len(starts) - 1):
+            rows = sorted(order[starts[g]:starts[g + 1]].tolist(), key=lambda r: m.labels[r])
+            rows = np.asarray(rows, dtype=np.int64)
+            rank = np.cumsum(m.present[rows], axis=0)
+            present[rows] = m.present[rows] & (rank <= ks[None, :])
+    else:
+        _topk(m.values, m.present, order, starts, ks, op == "bottomk", present)
+    out = SeriesMatrix(list(m.labels), m.values, present, m.drop_name.copy(), None)
+    return out.compact()
+
+
+def _go_float(x: float) -> str:
+    """Go's ``strconv.FormatFloat(x, 'f', -1, 64)``."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    return np.format_float_positional(x, trim="-", unique=True)
+
+
+def _count_values(m: SeriesMatrix, grouping, without, label: str, n_steps: int) -> SeriesMatrix:
+    if not label:
+        raise AggregationError(f"invalid label name {label!r}")
+    if len(m) == 0:
+        return SeriesMatrix.empty(n_steps)
+    keys, gid, _, _ = _groups(m, grouping, without)
+    rows, cols = np.nonzero(m.present)
+    vals = m.values[rows, cols]
+    bits = vals.view(np.int64)
+    nan = np.isnan(vals)
+    bits = np.where(nan, np.int64(0x7FF8000000000001), bits)
+    pair = np.stack([gid[rows], bits], axis=1)
+    uniq, inv = np.unique(pair, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    counts = np.zeros((len(uniq), n_steps))
+    np.add.at(counts, (inv, cols), 1.0)
+    labels = []
+    for g, b in uniq.tolist():
+        v = float(np.int64(b).view(np.float64))
+        d = dict(keys[g])
+        d[label] = _go_float(v)
+        labels.append(tuple(sorted(d.items())))
+    return SeriesMatrix(labels, counts, counts > 0)
