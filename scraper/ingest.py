@@ -66,9 +66,11 @@ Labels = tuple[tuple[str, str], ...]
 
 
 class Appendable(Protocol):
-    """Where batches go: ``tsdb.DB`` or anything with the same ``appender()``."""
+    """Where batches go: ``tsdb.DB`` or anything with the same ``appender()`` and ``series_ref()``."""
 
     def appender(self) -> Appender: ...
+
+    def series_ref(self, labels: Labels) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -283,36 +285,28 @@ class TargetIngester:
     def _resolve(self, misses, refs_list: list) -> int:
         """Give each missed series its ref (or DROPPED) and cache it; returns series added."""
         o = self.opts
-        scratch = self.db.appender()
         added = 0
         local: dict[bytes, int] = {}
-        try:
-            for m in misses:
-                ref = local.get(m.key) if m.key is not None else None
-                if ref is None:
-                    lbls = mutate_sample_labels(m.labels, self.target_labels, o.honor_labels,
-                                                o.metric_relabel_configs)
-                    if lbls is None:
-                        ref = DROPPED
-                    else:
-                        _check_labels(lbls, m.series, o)
-                        ref = scratch.append(tuple(sorted(lbls.items())), 0, 0.0)
-                        added += 1
-                    if m.key is not None:
-                        local[m.key] = ref
-                refs_list[m.index] = ref
-        finally:
-            scratch.rollback()
+        for m in misses:
+            ref = local.get(m.key) if m.key is not None else None
+            if ref is None:
+                lbls = mutate_sample_labels(m.labels, self.target_labels, o.honor_labels,
+                                            o.metric_relabel_configs)
+                if lbls is None:
+                    ref = DROPPED
+                else:
+                    _check_labels(lbls, m.series, o)
+                    ref = self.db.series_ref(tuple(sorted(lbls.items())))
+                    added += 1
+                if m.key is not None:
+                    local[m.key] = ref
+            refs_list[m.index] = ref
         self.cache.update(local)
         return added
 
     def _report_ref_array(self) -> np.ndarray:
         if self._report_refs is None:
-            scratch = self.db.appender()
-            try:
-                refs = [scratch.append(report_labels(name, self.target_labels), 0, 0.0) for name in REPORT_NAMES]
-            finally:
-                scratch.rollback()
+            refs = [self.db.series_ref(report_labels(name, self.target_labels)) for name in REPORT_NAMES]
             self._report_refs = np.array(refs, dtype=np.int64)
         return self._report_refs
 

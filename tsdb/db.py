@@ -237,6 +237,15 @@ class DB:
         self._check_open()
         return Appender(self)
 
+    def series_ref(self, labels: LabelsLike) -> int:
+        """The ref of the series ``labels``, creating the series if it is new.
+
+        For callers that cache refs (a scraper keeps one per series text) and
+        then append by ref with ``append_batch``. A series created here that
+        never receives a sample is garbage-collected after a while.
+        """
+        return self._ref_for(labels)
+
     def _ref_for(self, labels: LabelsLike) -> int:
         head = self.head
         if isinstance(labels, tuple):

@@ -204,6 +204,9 @@ def test_cache_hits_and_dead_refs(db):
         def __init__(self):
             self.failed = False
 
+        def series_ref(self, labels):
+            return db.series_ref(labels)
+
         def appender(self):
             app = db.appender()
             if not self.failed:
