@@ -438,6 +438,9 @@ def test_loop_survives_a_broken_tsdb(db):
         def appender(self):
             raise RuntimeError("disk on fire")
 
+        def series_ref(self, labels):
+            raise RuntimeError("disk on fire")
+
     async def main():
         async with H.MetricsServer() as srv:
             srv.endpoint(body=b"a 1\n")
