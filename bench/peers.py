@@ -92,7 +92,7 @@ class Server:
     """One running peer. Use as a context manager; ``stop()`` is idempotent."""
 
     def __init__(self, name: str, binary: str, data_dir: str | None = None, *,
-                 ready_timeout_s: float = 90, extra_args: tuple[str, ...] = ()):
+                 ready_timeout_s: float = 90, extra_args: tuple[str, ...] = (), config_yaml: str | None = None):
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -103,7 +103,7 @@ class Server:
         if name == PROMETHEUS:
             cfg = os.path.join(self.data_dir, "bench-prometheus.yml")
             with open(cfg, "w") as f:
-                f.write("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+                f.write(config_yaml or "global:\n  scrape_interval: 15s\nscrape_configs: []\n")
             # Equal min/max block duration: no background compaction of the
             # backfilled blocks while queries are being timed.
             cmd = [binary, f"--config.file={cfg}", f"--storage.tsdb.path={self.data_dir}",
@@ -125,22 +125,30 @@ class Server:
         _LIVE.add(self)
         self._wait_ready(ready_timeout_s)
 
+    def _log_tail(self) -> str:
+        try:
+            with open(self._log.name, "rb") as f:
+                return f.read()[-400:].decode(errors="replace").strip().replace("\n", " | ")
+        except OSError:
+            return ""
+
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                tail = self._log_tail()
                 self.stop()
-                raise MeasureError(f"{self.name} exited with {self.proc.returncode} at start-up; "
-                                   f"log: {self._log.name}")
+                raise MeasureError(f"{self.name} exited with {self.proc.returncode} at start-up: {tail}")
             try:
                 with urllib.request.urlopen(self.url + self._health, timeout=2) as r:
                     if r.status == 200:
                         return
             except (urllib.error.URLError, OSError):
                 pass
-            time.sleep(0.1)
+            time.sleep(0.02)
+        tail = self._log_tail()
         self.stop()
-        raise MeasureError(f"{self.name} not ready after {timeout_s:.0f} s; log: {self._log.name}")
+        raise MeasureError(f"{self.name} not ready after {timeout_s:.0f} s: {tail}")
 
     @property
     def pid(self) -> int:

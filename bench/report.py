@@ -127,9 +127,19 @@ def write_plots(out_dir: str, results: list[SuiteResult]) -> list[str]:
     paths = []
     for res in results:
         for key, spec in res.plots.items():
-            fig, ax = plt.subplots(figsize=spec.get("size", (8, 4.2)), dpi=100)
+            if spec.get("split"):  # one panel per group: groups have different units
+                groups = spec["groups"]
+                fig, axes = plt.subplots(1, len(groups), figsize=spec.get("size", (8, 3.6)), dpi=100)
+                panels = [dict(spec, kind="bars", groups=[""], title=g, ylabel=g,
+                               series={s: [v[i]] for s, v in spec["series"].items()})
+                          for i, g in enumerate(groups)]
+                fig.suptitle(spec["title"], fontsize=11)
+            else:
+                fig, ax = plt.subplots(figsize=spec.get("size", (8, 4.2)), dpi=100)
+                axes, panels = [ax], [spec]
             try:
-                _draw(ax, spec)
+                for ax, sp in zip(axes, panels, strict=True):
+                    _draw(ax, sp)
                 fig.tight_layout()
                 p = os.path.join(out_dir, f"{res.name}_{key}.png")
                 fig.savefig(p, dpi=100)
@@ -140,6 +150,8 @@ def write_plots(out_dir: str, results: list[SuiteResult]) -> list[str]:
 
 
 def _draw(ax, spec: dict[str, Any]) -> None:
+    from matplotlib.ticker import FuncFormatter
+
     series: dict[str, list[float | None]] = spec["series"]
     ax.set_title(spec["title"], fontsize=11)
     ax.set_ylabel(spec.get("ylabel", ""))
@@ -173,6 +185,7 @@ def _draw(ax, spec: dict[str, Any]) -> None:
             ax.set_ylabel("")
             if spec.get("log"):
                 ax.set_xscale("log")
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         else:
             ax.set_xticks(range(len(groups)), groups, fontsize=8, rotation=spec.get("rotation", 0))
             if spec.get("log"):

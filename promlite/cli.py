@@ -1,8 +1,4 @@
-"""The ``promlite`` command line: one entry point, one subcommand per job.
-
-Subcommands that are not built yet say so clearly and exit 2, instead of
-pretending to work.
-"""
+"""The ``promlite`` command line: one entry point, one subcommand per job."""
 
 from __future__ import annotations
 
@@ -12,16 +8,6 @@ import signal
 import sys
 
 from . import __version__
-
-
-def _cmd_serve(args: argparse.Namespace) -> int:
-    print(
-        "promlite serve: the server is not built yet (see the open issue "
-        '"The server: Prometheus-compatible HTTP API ..."). The storage engine is '
-        "available as a library: `import tsdb` (see README).",
-        file=sys.stderr,
-    )
-    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,11 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["debug", "info", "warn", "error"], help="log level (default: info)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the server (scrape, store, serve the API)")
-    serve.set_defaults(func=_cmd_serve)
-
+    from .serve_cli import add_server_commands
     from .tsdb_cli import add_tsdb_commands
 
+    add_server_commands(sub)
     add_tsdb_commands(sub)
     return p
 

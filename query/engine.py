@@ -41,7 +41,8 @@ from .ast import (
     resolve_durations,
 )
 from .eval_aggregations import AggregationError, aggregate
-from .eval_binary import NAME_LABELS, BinaryOpError, merge_rows
+from .eval_binary import BinaryOpError, merge_rows
+from .eval_errors import QueryError, QueryTimeoutError
 from .eval_extended import (
     ExtendedRangeError,
     apply_extended,
@@ -53,6 +54,7 @@ from .eval_functions import FunctionError
 from .eval_info import InfoError, info, split_matchers
 from .eval_range import OPS as RANGE_OPS
 from .eval_range import apply as apply_range
+from .eval_results import concat, finish, instant_order, range_vector, unwrap
 from .eval_selectors import (
     SampleBudget,
     SampleLimitError,
@@ -66,7 +68,6 @@ from .values import (
     InstantVector,
     Matrix,
     RangeData,
-    RangeVector,
     Result,
     Scalar,
     SeriesMatrix,
@@ -76,14 +77,6 @@ from .values import (
 )
 
 __all__ = ["Engine", "QueryError", "QueryTimeoutError", "SampleLimitError"]
-
-
-class QueryError(ValueError):
-    """An execution error of a query (Prometheus's wording; the API reports it as ``execution``)."""
-
-
-class QueryTimeoutError(QueryError):
-    """The query ran longer than the engine's timeout."""
 
 
 NATIVE_ONLY = frozenset({"histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar",
@@ -122,10 +115,10 @@ class Engine:
         if isinstance(val, StringValue):
             return String(t_ms, val.value)
         if isinstance(val, RangeData):
-            return _range_vector(val)
-        m = _finish(val)
+            return range_vector(val)
+        m = finish(val)
         rows = np.flatnonzero(m.present[:, 0])
-        order = _instant_order(node, m, rows)
+        order = instant_order(node, m, rows)
         return InstantVector([m.labels[i] for i in order], m.values[order, 0].copy(),
                              np.full(len(order), t_ms, dtype=np.int64))
 
@@ -144,7 +137,7 @@ class Engine:
         val = ev.run(node, times)
         if isinstance(val, Steps):
             return Matrix([()], times, val.values[None, :].copy(), np.ones((1, len(times)), dtype=bool), True)
-        m = _finish(val)
+        m = finish(val)
         order = sorted(range(len(m)), key=lambda i: m.labels[i])
         return Matrix([m.labels[i] for i in order], times, m.values[order], m.present[order])
 
@@ -154,71 +147,6 @@ class Engine:
             return resolve_durations(node, step_ms, range_ms)
         except ValueError as e:
             raise QueryError(str(e)) from None
-
-
-def _finish(m: SeriesMatrix) -> SeriesMatrix:
-    """Delayed name removal, then the duplicate-labelset check."""
-    if m.drop_name.any():
-        labels = [tuple(p for p in lab if p[0] not in NAME_LABELS) if d else lab
-                  for lab, d in zip(m.labels, m.drop_name.tolist(), strict=True)]
-        m = SeriesMatrix(labels, m.values, m.present, np.zeros(len(labels), dtype=bool))
-    try:
-        return merge_rows(m.compact())
-    except BinaryOpError as e:
-        raise QueryError(str(e)) from None
-
-
-def _range_vector(rd: RangeData) -> RangeVector:
-    end = int(rd.ends[0])
-    start = end - rd.range_ms
-    labels, tss, vss = [], [], []
-    for i, lab in enumerate(rd.labels):
-        a, b = int(rd.edges[i]), int(rd.edges[i + 1])
-        t = rd.ts[a:b]
-        keep = (t > start) & (t <= end)
-        if keep.any():
-            labels.append(tuple(p for p in lab if p[0] not in NAME_LABELS) if rd.drop_name[i] else lab)
-            tss.append(t[keep])
-            vss.append(rd.vs[a:b][keep])
-    order = sorted(range(len(labels)), key=labels.__getitem__)
-    return RangeVector([labels[i] for i in order], [tss[i] for i in order], [vss[i] for i in order])
-
-
-def _unwrap(node: Expr) -> Expr:
-    while isinstance(node, ParenExpr):
-        node = node.expr
-    return node
-
-
-def _instant_order(node: Expr, m: SeriesMatrix, rows: np.ndarray) -> list[int]:
-    """Result order of an instant vector: by value for sort*/topk/bottomk, else by labels."""
-    node = _unwrap(node)
-    vals = m.values[:, 0]
-    rows_l = rows.tolist()
-
-    def nan_last(i: int, sign: float) -> tuple:
-        v = vals[i]
-        return (1, 0.0) if np.isnan(v) else (0, sign * v)
-
-    if isinstance(node, Call) and node.func in ("sort", "sort_desc"):
-        sign = 1.0 if node.func == "sort" else -1.0
-        return sorted(rows_l, key=lambda i: nan_last(i, sign))
-    if isinstance(node, Call) and node.func in ("sort_by_label", "sort_by_label_desc"):
-        names = [a.value for a in node.args[1:] if isinstance(a, StringLiteral)]
-        desc = node.func.endswith("_desc")
-
-        def key(i: int) -> tuple:
-            d = dict(m.labels[i])
-            return tuple(fn.natural_key(d.get(n, "")) for n in names) + (m.labels[i],)
-
-        return sorted(rows_l, key=key, reverse=desc)
-    if isinstance(node, AggregateExpr) and node.op in ("topk", "bottomk"):
-        sign = -1.0 if node.op == "topk" else 1.0
-        from .eval_aggregations import group_key
-
-        return sorted(rows_l, key=lambda i: (group_key(m.labels[i], node.grouping, node.without),) +
-                      nan_last(i, sign))
-    return sorted(rows_l, key=lambda i: m.labels[i])
 
 
 class _Evaluator:
@@ -269,7 +197,6 @@ class _Evaluator:
                 m = select_smoothed_instant(self.db, node.matchers, t, self.engine.lookback_delta_ms, self.budget)
             else:
                 m = select_instant(self.db, node.matchers, t, self.engine.lookback_delta_ms, self.budget)
-            self.budget.charge(m.values.size)
             return m
         if isinstance(node, MatrixSelector):
             vs = node.vector_selector
@@ -343,7 +270,7 @@ class _Evaluator:
                 out = np.minimum(out, v) if name == "min_of" else np.maximum(out, v)
             return Steps(out)
         if name in ("absent_over_time", "absent"):
-            arg = _unwrap(args[0])
+            arg = unwrap(args[0])
             val = self.eval(args[0], times)
             if isinstance(val, RangeData):
                 pres = apply_range("present_over_time", val).present.any(axis=0) if len(val.labels) else \
@@ -354,7 +281,7 @@ class _Evaluator:
             labels = fn.absent_labels(sel.matchers) if isinstance(sel, VectorSelector) else ()
             return fn.absent(pres, labels)
         if name in RANGE_OPS:
-            for a in map(_unwrap, args):
+            for a in map(unwrap, args):
                 if isinstance(a, MatrixSelector) and (a.vector_selector.anchored or a.vector_selector.smoothed):
                     check_function(name, a.vector_selector.anchored, a.vector_selector.smoothed)
                     return apply_extended(name, self.eval(a, times))
@@ -396,7 +323,7 @@ class _Evaluator:
                 qtext = fn.format_om_float(float(q[0]))
                 part.labels = [tuple(sorted(dict(lab, **{label: qtext}).items())) for lab in part.labels]
                 parts.append(part)
-            return merge_rows(_concat(parts, n_steps))
+            return merge_rows(concat(parts, n_steps))
         if name == "histogram_fraction":
             lo = self._scalar_arg(args[0], times)
             hi = self._scalar_arg(args[1], times)
@@ -422,7 +349,7 @@ class _Evaluator:
         if name == "clamp_max":
             return fn.clamp(m, None, self._scalar_arg(args[1], times))
         if name == "timestamp":
-            if m.sample_ts is not None and isinstance(_unwrap(args[0]), VectorSelector):
+            if m.sample_ts is not None and isinstance(unwrap(args[0]), VectorSelector):
                 ts = m.sample_ts / 1000.0
             else:
                 ts = np.broadcast_to(times / 1000.0, m.values.shape)
@@ -439,7 +366,7 @@ class _Evaluator:
 
     def _ref_times(self, node: Expr, times: np.ndarray) -> np.ndarray:
         """The times at which ``node`` reads storage (its ``@``/``offset``), for ``info()``."""
-        node = _unwrap(node)
+        node = unwrap(node)
         if isinstance(node, VectorSelector):
             return self._times(node.at, node.offset_ms, times)
         if isinstance(node, MatrixSelector):
@@ -454,7 +381,7 @@ class _Evaluator:
 
     def _info(self, node: Call, times: np.ndarray) -> SeriesMatrix:
         base = self.eval(node.args[0], times)
-        sel = _unwrap(node.args[1]) if len(node.args) > 1 else None
+        sel = unwrap(node.args[1]) if len(node.args) > 1 else None
         names, data = split_matchers(sel.matchers if isinstance(sel, VectorSelector) else ())
         ref = self._ref_times(node.args[0], times)
         infos = select_instant(self.db, tuple(names + data), ref, self.engine.lookback_delta_ms, self.budget)
@@ -485,11 +412,3 @@ class _Evaluator:
         if op in SET_OPS:
             return binop.set_op(op, lhs, rhs, node.matching)
         return binop.vector_vector(op, lhs, rhs, node.matching, node.return_bool)
-
-
-def _concat(parts: list[SeriesMatrix], n_steps: int) -> SeriesMatrix:
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return SeriesMatrix.empty(n_steps)
-    return SeriesMatrix([lab for p in parts for lab in p.labels], np.concatenate([p.values for p in parts]),
-                        np.concatenate([p.present for p in parts]), np.concatenate([p.drop_name for p in parts]))

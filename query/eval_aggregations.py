@@ -24,6 +24,9 @@ from tsdb.labels import Labels
 from .eval_binary import NAME_LABELS
 from .eval_range import _window
 from .values import SeriesMatrix
+from .xxhash64 import labels_hash
+
+_MAX_U64 = float(2**64 - 1)
 
 _REDUCE_OPS = {"sum": 0, "avg": 1, "min": 2, "max": 3, "count": 4, "stddev": 5, "stdvar": 6, "quantile": 10,
                "group": 9}
@@ -51,16 +54,18 @@ def _reduce(op, values, present, order, starts, param, out_v, out_p):  # pragma:
                     k += 1
             if k == 0:
                 continue
-            val, ok = _window(op, dummy, buf[:k], 0, 0, 1.0, param[j], 0.0)
             if op == 6 or op == 5:
-                # Aggregators use Welford's algorithm directly on the values.
+                # The aggregators use plain Welford (the *_over_time functions add Kahan terms).
                 mean = 0.0
                 m2 = 0.0
                 for i in range(k):
                     d = buf[i] - mean
                     mean += d / (i + 1)
                     m2 += d * (buf[i] - mean)
-                val = m2 / k if op == 6 else math.sqrt(m2 / k)
+                out_v[g, j] = m2 / k if op == 6 else math.sqrt(m2 / k)
+                out_p[g, j] = True
+                continue
+            val, ok = _window(op, dummy, buf[:k], 0, 0, 1.0, param[j], 0.0)
             out_v[g, j] = val
             out_p[g, j] = ok
 
@@ -155,7 +160,7 @@ def _check_k(op: str, param) -> None:
     if op == "limit_ratio":
         if np.isnan(p).any():
             raise AggregationError("Ratio value is NaN")
-        raise AggregationError("limit_ratio is not supported")
+        return
     if np.isnan(p).any():
         raise AggregationError("Parameter value is NaN")
     bad = np.abs(p) >= 2.0**63
@@ -165,8 +170,15 @@ def _check_k(op: str, param) -> None:
 
 def _select_k(op: str, m: SeriesMatrix, order, starts, param, n_steps: int) -> SeriesMatrix:
     p = np.asarray(param, dtype=np.float64)
-    ks = p.astype(np.int64)
+    ks = np.nan_to_num(p).astype(np.int64)
     present = np.zeros_like(m.present)
+    if op == "limit_ratio":
+        # Prometheus's HashRatioSampler: a series' place in [0, 1) is its label hash.
+        offsets = np.asarray([labels_hash(lab) / _MAX_U64 for lab in m.labels])[:, None]
+        r = np.clip(p, -1.0, 1.0)[None, :]
+        keep = ((r >= 0) & (offsets < r)) | ((r < 0) & (offsets >= 1.0 + r))
+        out = SeriesMatrix(list(m.labels), m.values, m.present & keep, m.drop_name.copy(), None)
+        return out.compact()
     if op == "limitk":
         # First k series per group in label order (deterministic stand-in for Prometheus's hash order).
         for g in range(len(starts) - 1):
@@ -197,14 +209,17 @@ def _count_values(m: SeriesMatrix, grouping, without, label: str, n_steps: int) 
     keys, gid, _, _ = _groups(m, grouping, without)
     rows, cols = np.nonzero(m.present)
     vals = m.values[rows, cols]
-    bits = vals.view(np.int64)
-    nan = np.isnan(vals)
-    bits = np.where(nan, np.int64(0x7FF8000000000001), bits)
-    pair = np.stack([gid[rows], bits], axis=1)
-    uniq, inv = np.unique(pair, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
-    counts = np.zeros((len(uniq), n_steps))
-    np.add.at(counts, (inv, cols), 1.0)
+    bits = np.where(np.isnan(vals), np.int64(0x7FF8000000000001), vals.view(np.int64))
+    g = gid[rows]
+    order = np.lexsort((bits, g))
+    gs, bs = g[order], bits[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (gs[1:] != gs[:-1]) | (bs[1:] != bs[:-1])
+    inv = np.empty(len(order), dtype=np.int64)
+    inv[order] = np.cumsum(new) - 1
+    uniq = np.stack([gs[new], bs[new]], axis=1)
+    counts = np.bincount(inv * n_steps + cols, minlength=len(uniq) * n_steps).reshape(len(uniq), n_steps)
+    counts = counts.astype(np.float64)
     labels = []
     for g, b in uniq.tolist():
         v = float(np.int64(b).view(np.float64))

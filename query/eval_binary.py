@@ -112,11 +112,29 @@ def _sig_ids(m: SeriesMatrix, matching: VectorMatching, ids: dict[Labels, int]) 
     return out
 
 
+def count_by(ids: np.ndarray, present: np.ndarray, n_ids: int) -> np.ndarray:
+    """``out[s, j]``: how many rows with id ``s`` are present at step ``j``.
+
+    Rows are sorted by id once and summed with ``np.add.reduceat`` (one pass
+    over the matrix); unique ids are a plain scatter.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    out = np.zeros((n_ids, present.shape[1]), dtype=np.int64)
+    if len(ids) == 0:
+        return out
+    if len(np.unique(ids)) == len(ids):
+        out[ids] = present
+        return out
+    order = np.argsort(ids, kind="stable")
+    sid = ids[order]
+    uniq, starts = np.unique(sid, return_index=True)
+    out[uniq] = np.add.reduceat(present[order].astype(np.int64), starts, axis=0)
+    return out
+
+
 def _any_by(ids: np.ndarray, present: np.ndarray, n_ids: int) -> np.ndarray:
     """``out[s, j]``: whether some row with id ``s`` is present at step ``j``."""
-    counts = np.zeros((n_ids, present.shape[1]), dtype=np.int64)
-    np.add.at(counts, ids, present.astype(np.int64))
-    return counts > 0
+    return count_by(ids, present, n_ids) > 0
 
 
 def set_op(op: str, lhs: SeriesMatrix, rhs: SeriesMatrix, matching: VectorMatching) -> SeriesMatrix:
@@ -176,11 +194,12 @@ def vector_vector(op: str, lhs: SeriesMatrix, rhs: SeriesMatrix, matching: Vecto
     if (len(many) == 0 or len(one) == 0) and matching.fill_lhs is None and matching.fill_rhs is None:
         return SeriesMatrix.empty(n_steps)
     # The "one" side must be unique per signature at every step.
-    counts = np.zeros((n_ids, n_steps), dtype=np.int64)
-    np.add.at(counts, os_, one.present.astype(np.int64))
-    if (counts > 1).any():
-        sig, step = np.argwhere(counts > 1)[0]
-        rows = [r for r in np.flatnonzero(os_ == sig).tolist() if one.present[r, step]]
+    # (Prometheus skips a step where either side is empty before checking.)
+    dup = (count_by(os_, one.present, n_ids) > 1) & many.present.any(axis=0)[None, :]
+    if dup.any():
+        sig, step = np.argwhere(dup)[0]
+        rows = sorted((r for r in np.flatnonzero(os_ == sig).tolist() if one.present[r, step]),
+                      key=lambda r: one.labels[r])  # Prometheus's input order: by labels
         side = "left" if swap else "right"
         raise BinaryOpError(
             f"found duplicate series for the match group {_match_labels(one.labels[rows[0]], matching)} "
@@ -224,15 +243,13 @@ def _check_matches(matching, pair_sig, labels, both, n_ids: int, n_steps: int) -
     if len(labels) == 0:
         return
     if matching.card is Cardinality.ONE_TO_ONE:
-        c = np.zeros((n_ids, n_steps), dtype=np.int64)
-        np.add.at(c, pair_sig, both.astype(np.int64))
+        c = count_by(pair_sig, both, n_ids)
         if (c > 1).any():
             raise BinaryOpError("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")
     else:
         keys: dict[tuple[int, Labels], int] = {}
         kid = np.asarray([keys.setdefault((s, lab), len(keys)) for s, lab in zip(pair_sig.tolist(), labels, strict=True)])
-        c = np.zeros((len(keys), n_steps), dtype=np.int64)
-        np.add.at(c, kid, both.astype(np.int64))
+        c = count_by(kid, both, len(keys))
         if (c > 1).any():
             raise BinaryOpError("multiple matches for labels: grouping labels must ensure unique matches")
 
@@ -274,8 +291,7 @@ def merge_rows(m: SeriesMatrix) -> SeriesMatrix:
         gid[i] = seen.setdefault((lab, dn), len(seen))
     if len(seen) == len(m):
         return m
-    counts = np.zeros((len(seen), m.present.shape[1]), dtype=np.int64)
-    np.add.at(counts, gid, m.present.astype(np.int64))
+    counts = count_by(gid, m.present, len(seen))
     if (counts > 1).any():
         raise BinaryOpError("vector cannot contain metrics with the same labelset")
     values = np.zeros(counts.shape)

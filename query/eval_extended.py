@@ -168,6 +168,7 @@ def select_smoothed_instant(db, matchers, times: np.ndarray, lookback_ms: int, b
     labels, arrs = _clean(*load(db, matchers, int(times.min()) - lookback_ms + 1, int(times.max()) + lookback_ms,
                                 budget))
     n = len(labels)
+    budget.charge(n * len(times))
     values = np.zeros((n, len(times)))
     present = np.zeros((n, len(times)), dtype=bool)
     if n:

@@ -6,7 +6,10 @@ pointers (first sample after the window start, first after its end) advance
 monotonically and each step's window is ``vs[lo:hi]`` without any search;
 the function of the window is computed in compiled code. Cost is
 ``O(samples + steps x window)`` per series, the same work Prometheus does
-per step, but compiled and without per-step allocation.
+per step, but compiled and without per-step allocation. ``rate``,
+``increase``, ``resets`` and ``changes`` are ``O(1)`` per window: a prefix
+sum over the series holds the counter-reset correction (or the count of
+resets/changes), so a window needs only its two ends.
 
 Formulas follow Prometheus's ``promql/functions.go``: Kahan-compensated sums,
 the extrapolation rules of ``extrapolatedRate`` for ``rate``/``increase``/
@@ -131,6 +134,36 @@ def _extrapolated(t, v, start, end, is_counter, is_rate, range_s, correction=np.
             to_zero = sampled * (v[0] / result)
         if to_zero < to_start:
             to_start = to_zero
+    if to_end >= threshold:
+        to_end = avg / 2
+    factor = (sampled + to_start + to_end) / sampled
+    if is_rate:
+        factor /= range_s
+    return result * factor, True
+
+
+@njit(cache=True)
+def _extrapolated_idx(ts, vs, lo, hi, start, end, is_rate, range_s, correction):  # pragma: no cover - numba
+    """``_extrapolated`` for a counter window ``[lo, hi)`` given by indices (no slicing on the hot path)."""
+    n = hi - lo
+    if n < 2:
+        return np.nan, False
+    first = vs[lo]
+    result = vs[hi - 1] - first + correction
+    t0 = ts[lo]
+    t1 = ts[hi - 1]
+    to_start = (t0 - start) / 1000.0
+    to_end = (end - t1) / 1000.0
+    sampled = (t1 - t0) / 1000.0
+    avg = sampled / (n - 1)
+    threshold = avg * 1.1
+    if to_start >= threshold:
+        to_start = avg / 2
+    to_zero = to_start
+    if result > 0 and first >= 0:
+        to_zero = sampled * (first / result)
+    if to_zero < to_start:
+        to_start = to_zero
     if to_end >= threshold:
         to_end = avg / 2
     factor = (sampled + to_start + to_end) / sampled
@@ -315,7 +348,7 @@ def _run(op, ts, vs, edges, ends, range_ms, p1, p2, out_v, out_p):  # pragma: no
                     out_v[i, j] = c
                     out_p[i, j] = True
                     continue
-                val, ok = _extrapolated(ts[lo:hi], vs[lo:hi], start, end, True, op == 13, range_s, c)
+                val, ok = _extrapolated_idx(ts, vs, lo, hi, start, end, op == 13, range_s, c)
             else:
                 val, ok = _window(op, ts[lo:hi], vs[lo:hi], start, end, range_s, p1[j], p2[j])
             if ok:

@@ -95,6 +95,7 @@ def select_instant(
         return SeriesMatrix.empty(0)
     labels, arrs = load(db, matchers, int(times.min()) - lookback_ms + 1, int(times.max()), budget)
     n = len(labels)
+    budget.charge(n * n_steps)  # the (series x steps) matrix, before allocating it
     values = np.zeros((n, n_steps))
     present = np.zeros((n, n_steps), dtype=bool)
     sample_ts = np.zeros((n, n_steps), dtype=np.int64)

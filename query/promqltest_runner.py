@@ -9,7 +9,11 @@ sets, order only under ``expect ordered``, errors under ``expect fail``).
 Native-histogram cases are skipped: files that are all about them
 (``native_histograms.test``, ``limit.test``), evals flagged in the
 directory's ``manifest.json``, and evals whose expected values are
-histograms. Histogram samples in ``load`` blocks are dropped. Annotations
+histograms. An eval without a manifest entry (another directory) is
+flagged with FORMAT.md's heuristic: one of its selectors could select a
+series that held histogram samples (or a ``load_with_nhcb`` histogram).
+Histogram samples in ``load`` blocks are dropped; a series listed twice in
+one block keeps the later value at a shared timestamp. Annotations
 (``expect warn``/``info``) are not checked.
 """
 
@@ -82,6 +86,40 @@ def _load(db, cmd: LoadCmd) -> None:
     app.commit()
 
 
+def _histogram_series(cmd: LoadCmd) -> list[dict[str, str]]:
+    """Label sets that hold native histograms after ``cmd`` (incl. ``load_with_nhcb`` conversions)."""
+    out = [dict(s.labels) for s in cmd.series if s.has_histograms]
+    if cmd.with_nhcb:
+        for s in cmd.series:
+            d = dict(s.labels)
+            name = d.get("__name__", "")
+            for suffix in ("_bucket", "_count", "_sum"):
+                if name.endswith(suffix):
+                    d = {k: v for k, v in d.items() if k != "le"}
+                    d["__name__"] = name[: -len(suffix)]
+                    out.append(d)
+    return out
+
+
+def _may_select(expr: str, hist_series: list[dict[str, str]]) -> bool:
+    """Whether a selector of ``expr`` could select one of ``hist_series`` (FORMAT.md section 5)."""
+    if not hist_series:
+        return False
+    from .ast import VectorSelector, walk
+    from .parser import ParseError, parse_expr
+
+    try:
+        node = parse_expr(expr)
+    except ParseError:
+        return False
+    for n in walk(node):
+        if isinstance(n, VectorSelector):
+            for labels in hist_series:
+                if all(m.matches(labels.get(m.name, "")) for m in n.matchers):
+                    return True
+    return False
+
+
 def run_file(path: str | Path, manifest: dict[tuple[str, int], bool] | None = None) -> list[CaseResult]:
     """Run one script; one ``CaseResult`` per eval."""
     path = Path(path)
@@ -90,18 +128,24 @@ def run_file(path: str | Path, manifest: dict[tuple[str, int], bool] | None = No
     script = parse_test_file(path)
     skip_all = path.name in SKIP_FILES
     results: list[CaseResult] = []
+    hist_series: list[dict[str, str]] = []
     store = _Store()
     try:
         engine = Engine(store.db, max_samples=50_000_000, timeout_s=100)
         for cmd in script.commands:
             if isinstance(cmd, ClearCmd):
+                hist_series = []
                 store.close()
                 store = _Store()
                 engine = Engine(store.db, max_samples=50_000_000, timeout_s=100)
             elif isinstance(cmd, LoadCmd):
                 _load(store.db, cmd)
+                hist_series.extend(_histogram_series(cmd))
             elif isinstance(cmd, EvalCmd):
-                if skip_all or manifest.get((path.name, cmd.line)) or cmd.has_histograms:
+                flagged = manifest.get((path.name, cmd.line))
+                if flagged is None:  # no manifest entry: use FORMAT.md's heuristic ourselves
+                    flagged = _may_select(cmd.expr, hist_series)
+                if skip_all or flagged or cmd.has_histograms:
                     results.append(CaseResult(path.name, cmd.line, cmd.expr, "skip", "native histograms"))
                     continue
                 msg = run_eval(engine, cmd)

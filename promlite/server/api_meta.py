@@ -27,7 +27,14 @@ from promlite import __version__
 from tsdb.matchers import Matcher
 
 from .envelope import bad_data, success
-from .params import MAX_TIME_MS, MIN_TIME_MS, get_time, parse_limit, parse_match_sets
+from .params import (
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    get_time,
+    parse_limit,
+    parse_match_sets,
+    unescape_label_name,
+)
 from .request import form
 from .state import STATE, ServerState
 
@@ -92,7 +99,7 @@ async def labels(request: web.Request) -> web.Response:
 
 async def label_values(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    name = request.match_info["name"]
+    name = unescape_label_name(request.match_info["name"])
     if not name or "\ufffd" in name:
         raise bad_data(f'invalid label name: "{name}"')
     params = await form(request)

@@ -22,8 +22,12 @@ from aiohttp import web
 from . import api_admin, api_meta, api_query
 from .envelope import APIError, error_response, json_response
 from .state import STATE, ServerState
+from .webconfig import WebConfig, auth_middleware
 
 log = logging.getLogger("promlite.http")
+
+# answered before the server is ready (storage opening, WAL replay) -- as Prometheus does
+_ALWAYS_SERVED = frozenset({"/-/healthy", "/-/ready", "/metrics"})
 
 _HTTP_ERROR_TYPES = {404: "not_found", 405: "bad_data", 413: "bad_data", 400: "bad_data", 406: "not_acceptable"}
 
@@ -40,6 +44,8 @@ async def envelope_middleware(request: web.Request, handler):
     state = request.app[STATE]
     t0 = time.perf_counter()
     try:
+        if not state.ready and request.path not in _ALWAYS_SERVED:
+            raise APIError("unavailable", "Service Unavailable: the server is starting up or shutting down")
         resp = await handler(request)
     except APIError as e:
         resp = error_response(e)
@@ -95,9 +101,16 @@ async def root(request: web.Request) -> web.Response:
     return json_response('{"status":"success","data":"promlite: see /api/v1 (docs/api.md)"}')
 
 
-def create_app(state: ServerState) -> web.Application:
-    """The application serving ``state`` (see the module docstring)."""
-    app = web.Application(middlewares=[envelope_middleware], client_max_size=4 * 2**20)
+def create_app(state: ServerState, web_config: WebConfig | None = None) -> web.Application:
+    """The application serving ``state`` (see the module docstring).
+
+    ``web_config`` (``--web.config.file``) adds basic auth and response headers
+    in front of everything; its TLS context is for the listening socket.
+    """
+    middlewares = [envelope_middleware]
+    if web_config is not None and (web_config.users or web_config.headers):
+        middlewares.insert(0, auth_middleware(web_config))
+    app = web.Application(middlewares=middlewares, client_max_size=4 * 2**20)
     app[STATE] = state
     api_query.add_routes(app)
     api_meta.add_routes(app)

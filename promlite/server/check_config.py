@@ -6,7 +6,7 @@
     Checking prometheus.yml
      SUCCESS: prometheus.yml is valid prometheus config file syntax
 
-or ``  FAILED: <reason>``; exit 1 when any file fails. ``check metrics``
+or ``  FAILED: <reason>`` on stderr (as promtool); exit 1 when any file fails. ``check metrics``
 reads an exposition on stdin and prints one problem a line (``error`` lines
 first stop the check, as promtool's parse errors do): exit 1 on an error,
 3 on lint warnings only (promtool's lint exit code), 0 when clean.
@@ -30,13 +30,13 @@ def check_config_files(paths: list[str], out: TextIO | None = None) -> int:
     for path in paths:
         print(f"Checking {path}", file=out)
         try:
-            cfg = load_config_file(path)
+            load_config_file(path)
         except ConfigError as e:
-            print(f"  FAILED: {e}", file=out)
+            print(file=out)
+            print(f"  FAILED: {e}", file=sys.stderr if out is sys.stdout else out)
             failed = True
             continue
         print(f" SUCCESS: {path} is valid prometheus config file syntax", file=out)
-        print(f"   {len(cfg.scrape_configs)} scrape config(s)", file=out)
         print(file=out)
     return 1 if failed else 0
 

@@ -30,6 +30,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from aiohttp import web
 
 # errorType -> HTTP status (prometheus/web/api/v1/api.go, returnAPIError)
@@ -42,6 +43,7 @@ ERROR_STATUS = {
     "not_found": 404,
     "not_acceptable": 406,
     "internal": 500,
+    "unauthorized": 401,  # --web.config.file basic auth (not a Prometheus API type: exporter-toolkit answers text)
 }
 
 JSON_CT = "application/json"
@@ -74,6 +76,31 @@ def format_value(v: float) -> str:
         return r[:-2] if r.endswith(".0") else r
     # exponent form: same shortest digits, laid out positionally ('f', -1)
     return format(Decimal(r), "f")
+
+
+def format_values(values: np.ndarray) -> list[str]:
+    """:func:`format_value` of every element, without a Python call per element in the common cases.
+
+    Integral values below 1e16 (exact in int64, as repr prints them) go through ``str(int)``, other finite values
+    with a decimal exponent in [-4, 16) through ``repr`` (already positional
+    there); NaN, ±Inf, -0.0 and very small or large magnitudes, the rare
+    rest, take :func:`format_value`.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    out = np.empty(len(v), dtype=object)
+    with np.errstate(invalid="ignore"):
+        a = np.abs(v)
+        finite = np.isfinite(v)
+        integral = finite & (v == np.trunc(v)) & (a < 1e16) & ~((v == 0) & np.signbit(v))
+        plain = finite & ~integral & (a >= 1e-4) & (a < 1e16)
+    rest = ~(integral | plain)
+    if integral.any():
+        out[integral] = list(map(str, v[integral].astype(np.int64).tolist()))
+    if plain.any():
+        out[plain] = list(map(repr, v[plain].tolist()))
+    if rest.any():
+        out[rest] = [format_value(x) for x in v[rest].tolist()]
+    return out.tolist()
 
 
 def format_timestamp(ms: int) -> str:
@@ -123,7 +150,14 @@ def error_response(err: APIError) -> web.Response:
     return json_response(error_body(err.type, err.message), err.status)
 
 
+COMPRESS_MIN_BYTES = 64 * 1024
+
+
 def json_response(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type=JSON_CT, charset="utf-8")
+    """A JSON response; large bodies are gzip/deflate-compressed when the client accepts it (as Prometheus)."""
+    resp = web.Response(text=text, status=status, content_type=JSON_CT, charset="utf-8")
+    if len(text) >= COMPRESS_MIN_BYTES:
+        resp.enable_compression()
+    return resp
 
 

@@ -170,3 +170,33 @@ def parse_match_sets(values: list[str], *, required: bool = False) -> list[list[
         if all(m.matches("") for m in ms):
             raise bad_data("match[] must contain at least one non-empty matcher")
     return sets
+
+
+def unescape_label_name(name: str) -> str:
+    """Undo Prometheus's ``U__`` escaping of a UTF-8 label name in a URL path (``model.UnescapeName``).
+
+    ``U__`` then the name with ``_`` doubled and other non-legacy characters as
+    ``_<hex code point>_``: ``U__my_2e_label`` is ``my.label``. Anything that
+    does not decode is returned unchanged, as Prometheus does.
+    """
+    if not name.startswith("U__"):
+        return name
+    body, out, i = name[3:], [], 0
+    while i < len(body):
+        c = body[i]
+        if c != "_":
+            out.append(c)
+            i += 1
+        elif body[i + 1 : i + 2] == "_":
+            out.append("_")
+            i += 2
+        else:
+            j = body.find("_", i + 1)
+            if j < 0:
+                return name
+            try:
+                out.append(chr(int(body[i + 1 : j], 16)))
+            except ValueError:
+                return name
+            i = j + 1
+    return "".join(out)

@@ -23,16 +23,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from .envelope import dumps, format_timestamp, format_value
+from .envelope import dumps, format_timestamp, format_value, format_values
+
+_POINT = '[{},"{}"]'.format
 
 
 def _metric(labels) -> str:
     return dumps(dict(labels))
 
 
-def _points(ts_text: list[str], values: list[float]) -> str:
-    return ",".join(f'[{t},"{format_value(v)}"]' for t, v in zip(ts_text, values, strict=True))
+def _points(ts_text: list[str], values: NDArray[np.float64]) -> str:
+    return ",".join(map(_POINT, ts_text, format_values(values)))
 
 
 def render_result(result: Any) -> str:
@@ -46,14 +49,14 @@ def render_result(result: Any) -> str:
                 + dumps(result.value) + "]}")
     if kind == "InstantVector":
         ts = [format_timestamp(t) for t in np.asarray(result.timestamps).tolist()]
-        vs = np.asarray(result.values, dtype=np.float64).tolist()
-        items = [f'{{"metric":{_metric(lab)},"value":[{t},"{format_value(v)}"]}}'
+        vs = format_values(result.values)
+        items = [f'{{"metric":{_metric(lab)},"value":[{t},"{v}"]}}'
                  for lab, t, v in zip(result.labels, ts, vs, strict=True)]
         return '{"resultType":"vector","result":[' + ",".join(items) + "]}"
     if kind == "RangeVector":
         items = []
         for lab, t, v in zip(result.labels, result.timestamps, result.values, strict=True):
-            pts = _points([format_timestamp(x) for x in np.asarray(t).tolist()], np.asarray(v).tolist())
+            pts = _points([format_timestamp(x) for x in np.asarray(t).tolist()], np.asarray(v))
             items.append(f'{{"metric":{_metric(lab)},"values":[{pts}]}}')
         return '{"resultType":"matrix","result":[' + ",".join(items) + "]}"
     if kind == "Matrix":
@@ -66,15 +69,19 @@ def _render_matrix(m: Any) -> str:
     ts_text = [format_timestamp(t) for t in times.tolist()]
     present = np.asarray(m.present, dtype=bool)
     values = np.asarray(m.values, dtype=np.float64)
+    # every present point's text in one vectorised pass, then cut per series
+    texts = format_values(values[present])
+    counts = present.sum(axis=1).tolist()
+    dense = present.all(axis=1).tolist()
     items = []
+    pos = 0
     for i, lab in enumerate(m.labels):
-        row = present[i]
-        if not row.any():
+        n = counts[i]
+        if n == 0:
             continue  # Prometheus never returns a series without points
-        if row.all():
-            pts = _points(ts_text, values[i].tolist())
-        else:
-            idx = np.flatnonzero(row).tolist()
-            pts = _points([ts_text[j] for j in idx], values[i, idx].tolist())
+        vals = texts[pos : pos + n]
+        pos += n
+        ts_row = ts_text if dense[i] else [ts_text[j] for j in np.flatnonzero(present[i]).tolist()]
+        pts = ",".join(map(_POINT, ts_row, vals))
         items.append(f'{{"metric":{_metric(lab)},"values":[{pts}]}}')
     return '{"resultType":"matrix","result":[' + ",".join(items) + "]}"

@@ -43,13 +43,28 @@ HTTP_BUCKETS = (0.1, 0.2, 0.4, 1, 3, 8, 20, 60, 120)
 class _StorageCollector:
     """Reads the DB and the scrape manager when ``/metrics`` is scraped."""
 
-    def __init__(self, db: Any, manager: Callable[[], Any]) -> None:
+    def __init__(self, db: Callable[[], Any], manager: Callable[[], Any]) -> None:
         self.db = db
         self.manager = manager
 
     def collect(self):
-        st = self.db.stats()
-        totals = self.db.head.totals
+        db = self.db()
+        if db is not None:  # None while the server starts (WAL replay)
+            yield from self._storage(db)
+        mgr = self.manager()
+        if mgr is not None:
+            pools: dict[str, int] = {}
+            for a in mgr.active_targets():
+                pools[a.job] = pools.get(a.job, 0) + 1
+            g = GaugeMetricFamily("prometheus_target_scrape_pool_targets",
+                                  "Current number of targets in this scrape pool.", labels=["scrape_job"])
+            for job, n in sorted(pools.items()):
+                g.add_metric([job], n)
+            yield g
+
+    def _storage(self, db):
+        st = db.stats()
+        totals = db.head.totals
         yield GaugeMetricFamily("prometheus_tsdb_head_series", "Total number of series in the head block.",
                                 value=st["head_series"])
         yield GaugeMetricFamily("prometheus_tsdb_head_chunks", "Total number of chunks in the head block.",
@@ -78,22 +93,13 @@ class _StorageCollector:
                                 value=st["wal_bytes"])
         yield GaugeMetricFamily("promlite_tsdb_head_memory_bytes", "Bytes held by the head's arrays.",
                                 value=st["head_memory_bytes"])
-        mgr = self.manager()
-        if mgr is not None:
-            pools: dict[str, int] = {}
-            for a in mgr.active_targets():
-                pools[a.job] = pools.get(a.job, 0) + 1
-            g = GaugeMetricFamily("prometheus_target_scrape_pool_targets",
-                                  "Current number of targets in this scrape pool.", labels=["scrape_job"])
-            for job, n in sorted(pools.items()):
-                g.add_metric([job], n)
-            yield g
 
 
 class SelfMetrics:
     """The registry and the instruments the server updates."""
 
-    def __init__(self, db: Any, manager: Callable[[], Any] = lambda: None) -> None:
+    def __init__(self, db: Callable[[], Any], manager: Callable[[], Any] = lambda: None) -> None:
+        """``db`` and ``manager`` are getters: both may change (startup, reload) or be None."""
         r = self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)

@@ -45,15 +45,24 @@ from scraper.manager import ReloadError, ScrapeManager
 from .app import create_app
 from .logs import setup_logging
 from .state import DEFAULT_QUERY_TIMEOUT_S, ServerState
+from .webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("serve")
 
 DEFAULT_LISTEN = "127.0.0.1:9090"
+MAX_REQUEST_LINE = 2**20
+MAX_HEADER_FIELD = 64 * 2**10
 _SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50, "EB": 2**60}
 
 
-def self_scrape_config(target: str) -> str:
-    """The built-in configuration: promlite scrapes its own ``/metrics`` every 15 s."""
+def self_scrape_config(target: str, tls: bool = False) -> str:
+    """The built-in configuration: promlite scrapes its own ``/metrics`` every 15 s.
+
+    With TLS (``--web.config.file``) it scrapes over https without checking
+    its own certificate; with basic auth it cannot know a password (only the
+    hash is configured), so give a ``--config.file`` with ``basic_auth`` then.
+    """
+    extra = "    scheme: https\n    tls_config:\n      insecure_skip_verify: true\n" if tls else ""
     return (
         "# built-in configuration of `promlite serve` (no --config.file, no ./prometheus.yml)\n"
         "global:\n"
@@ -61,6 +70,7 @@ def self_scrape_config(target: str) -> str:
         "  evaluation_interval: 15s\n"
         "scrape_configs:\n"
         "  - job_name: prometheus\n"
+        f"{extra}"
         "    static_configs:\n"
         f'      - targets: ["{target}"]\n'
     )
@@ -103,12 +113,13 @@ class ServeOptions:
     query_max_samples: int = 50_000_000
     lookback_delta: str = "5m"
     query_workers: int = 2
+    web_config_file: str | None = None
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> ServeOptions:
         return cls(a.config_file, a.data_path, a.retention_time, a.retention_size, a.listen_address,
                    a.enable_lifecycle, a.enable_admin_api, a.query_timeout, a.query_max_samples,
-                   a.lookback_delta)
+                   a.lookback_delta, web_config_file=a.web_config_file)
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -130,7 +141,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web.enable-remote-write-receiver", dest="enable_remote_write", action="store_true",
                    help="reserved: not implemented yet")
     p.add_argument("--web.config.file", dest="web_config_file", default=None,
-                   help="reserved (TLS / basic auth): not implemented yet")
+                   help="TLS and basic auth, in Prometheus's web-config format (bcrypt hashes)")
     p.add_argument("--query.timeout", dest="query_timeout", default="60s",
                    help="most time one query may take (default: 60s, Grafana's own limit)")
     p.add_argument("--query.max-samples", dest="query_max_samples", type=int, default=50_000_000,
@@ -155,6 +166,7 @@ class Server:
         self.address = ""
         self.stopping = asyncio.Event()
         self._config_text = ""
+        self.web_config: WebConfig | None = None
 
     def _load_config(self):
         """``(Config, text)`` from ``--config.file``, ./prometheus.yml, or the built-in one."""
@@ -162,7 +174,8 @@ class Server:
         if path is None and os.path.exists("prometheus.yml"):
             path = "prometheus.yml"
         if path is None:
-            text = self_scrape_config(self.address)
+            text = self_scrape_config(self.address, tls=self.web_config is not None
+                                      and self.web_config.ssl_context is not None)
             return load_config(text, source="<built-in>"), text
         cfg = load_config_file(path)
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -176,24 +189,31 @@ class Server:
         host, port = split_listen_address(o.listen_address)
         if o.config_file is not None:
             load_config_file(o.config_file)  # fail before opening anything
-        log.info("opening storage at %s", os.path.abspath(o.data_path))
-        self.db = await asyncio.to_thread(tsdb.open, o.data_path, retention_ms=retention_ms,
-                                          retention_bytes=parse_size(o.retention_size))
-        engine = Engine(self.db, lookback_delta_ms=lookback_ms, max_samples=o.query_max_samples,
-                        timeout_s=timeout_s)
+        if o.web_config_file is not None:
+            self.web_config = load_web_config(o.web_config_file)
+        # HTTP first, not ready: /-/healthy answers during a long WAL replay, the API says 503
         self.state = st = ServerState(
-            self.db, engine, enable_admin_api=o.enable_admin_api, enable_lifecycle=o.enable_lifecycle,
+            None, None, enable_admin_api=o.enable_admin_api, enable_lifecycle=o.enable_lifecycle,
             query_timeout_s=timeout_s, lookback_delta_ms=lookback_ms, max_samples=o.query_max_samples,
             retention=o.retention_time, reload=self.reload, ready=False, query_workers=o.query_workers,
             flags={k: str(v) for k, v in vars(o).items()},
         )
         st.metrics.ready.set(0)
-        self.runner = web.AppRunner(create_app(st), access_log=None, handle_signals=False)
+        # request lines up to 1 MiB, like Go's http.DefaultMaxHeaderBytes: long GET match[] lists fit
+        self.runner = web.AppRunner(create_app(st, self.web_config), access_log=None, handle_signals=False,
+                                    max_line_size=MAX_REQUEST_LINE, max_field_size=MAX_HEADER_FIELD)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
+        site = web.TCPSite(self.runner, host, port,
+                           ssl_context=self.web_config.ssl_context if self.web_config else None)
         await site.start()
         bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
         self.address = f"{_dial_host(host)}:{bound[1]}"
+        log.info("listening on %s:%d; opening storage at %s", host, bound[1], os.path.abspath(o.data_path))
+        self.db = await asyncio.to_thread(tsdb.open, o.data_path, retention_ms=retention_ms,
+                                          retention_bytes=parse_size(o.retention_size))
+        st.db = self.db
+        st.engine = Engine(self.db, lookback_delta_ms=lookback_ms, max_samples=o.query_max_samples,
+                           timeout_s=timeout_s)
         cfg, self._config_text = self._load_config()
         st.config_text = self._config_text
         self.manager = ScrapeManager(self.db, cfg)
@@ -236,11 +256,14 @@ class Server:
             self.db = None
         log.info("see you next time!")
 
-    async def run_until_signal(self) -> None:
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop (after startup finishes, if it is under way); SIGHUP reloads."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload_logged()))
+
+    async def run_until_signal(self) -> None:
         await self.stopping.wait()
         log.info("received a stop signal, exiting gracefully")
 
@@ -253,12 +276,29 @@ class Server:
 
 async def _main(opts: ServeOptions) -> int:
     server = Server(opts)
+    server.install_signal_handlers()
     try:
         await server.start()
         await server.run_until_signal()
     finally:
         await server.stop()
     return 0
+
+
+def validate_options(opts: ServeOptions) -> None:
+    """Check every flag and file before anything starts; raise ``ValueError``/``ConfigError``."""
+    split_listen_address(opts.listen_address)
+    parse_size(opts.retention_size)
+    for flag, v in (("--storage.tsdb.retention.time", opts.retention_time),
+                    ("--query.timeout", opts.query_timeout), ("--query.lookback-delta", opts.lookback_delta)):
+        try:
+            parse_prometheus_duration(v)
+        except ValueError as e:
+            raise ValueError(f"{flag}: {e}") from None
+    if opts.config_file is not None:
+        load_config_file(opts.config_file)
+    if opts.web_config_file is not None:
+        load_web_config(opts.web_config_file)
 
 
 def serve_main(args: argparse.Namespace) -> int:
@@ -268,21 +308,9 @@ def serve_main(args: argparse.Namespace) -> int:
     if getattr(args, "enable_remote_write", False):
         log.error("--web.enable-remote-write-receiver: the remote-write receiver is not implemented yet")
         return 2
-    if getattr(args, "web_config_file", None):
-        log.error("--web.config.file: TLS and basic auth are not implemented yet")
-        return 2
     opts = ServeOptions.from_args(args)
     try:
-        split_listen_address(opts.listen_address)
-        parse_size(opts.retention_size)
-        for flag, v in (("--storage.tsdb.retention.time", opts.retention_time),
-                        ("--query.timeout", opts.query_timeout), ("--query.lookback-delta", opts.lookback_delta)):
-            try:
-                parse_prometheus_duration(v)
-            except ValueError as e:
-                raise ValueError(f"{flag}: {e}") from None
-        if opts.config_file is not None:
-            load_config_file(opts.config_file)
+        validate_options(opts)
     except (ValueError, ConfigError) as e:
         log.error("%s", e)
         return 2

@@ -32,7 +32,7 @@ DEFAULT_QUERY_TIMEOUT_S = 60.0
 class ServerState:
     """Shared objects of one server (see module docstring)."""
 
-    db: Any
+    db: Any  # None until storage is open (the server answers 503 meanwhile)
     engine: Any
     scrape_manager: Any = None
     config_text: str = ""
@@ -56,7 +56,7 @@ class ServerState:
         if self.executor is None:
             self.executor = ThreadPoolExecutor(max_workers=self.query_workers, thread_name_prefix="query")
         if self.metrics is None:
-            self.metrics = SelfMetrics(self.db, lambda: self.scrape_manager)
+            self.metrics = SelfMetrics(lambda: self.db, lambda: self.scrape_manager)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run blocking ``fn(*args)`` on the query pool."""

@@ -49,7 +49,7 @@ def test_check_config(tmp_path, promtool, capsys):
         ours = main(["check", "config", str(good), str(bad)])
         theirs = subprocess.run([promtool, "check", "config", str(bad)], capture_output=True)
         assert ours == 1 and theirs.returncode == 1, (text, theirs.stdout)
-        assert "FAILED" in capsys.readouterr().out
+        assert "FAILED" in capsys.readouterr().err
 
 
 def test_check_metrics(monkeypatch, capsys):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promlite.server.envelope import APIError, format_timestamp, format_value
+from promlite.server.envelope import APIError, format_timestamp, format_value, format_values
 from promlite.server.params import (
     MAX_TIME_MS,
     MIN_TIME_MS,
@@ -19,6 +19,7 @@ from promlite.server.params import (
     parse_match_sets,
     parse_time_value,
     range_params,
+    unescape_label_name,
 )
 from promlite.server.render import render_result
 from query.values import InstantVector, Matrix, RangeVector, Scalar, String
@@ -43,6 +44,19 @@ def test_format_value_round_trips_positionally(v):
     s = format_value(v)
     assert "e" not in s and "E" not in s
     assert float(s) == v and math.copysign(1, float(s)) == math.copysign(1, v)
+
+
+@given(st.lists(st.floats() | st.sampled_from([0.0, -0.0, 1e-4, 9.999e-5, 1e16, 2.0**53, -(2.0**53), 1e15 + 0.5]),
+                max_size=50))
+def test_format_values_is_format_value_elementwise(vs):
+    got = format_values(np.array(vs, dtype=np.float64))
+    assert got == [format_value(v) for v in vs]
+
+
+def test_format_values_table():
+    vs = np.array([v for v, _ in VALUES])
+    assert format_values(vs) == [w for _, w in VALUES]
+    assert format_values(vs.reshape(4, 4)) == [w for _, w in VALUES]
 
 
 @pytest.mark.parametrize("ms,want", [
@@ -126,3 +140,11 @@ def test_render_shapes():
     ]}
     rv = RangeVector([lab], [np.array([1000, 2500])], [np.array([1.0, -0.0])])
     assert json.loads(render_result(rv))["result"] == [{"metric": dict(lab), "values": [[1, "1"], [2.5, "-0"]]}]
+
+
+@pytest.mark.parametrize("raw,name", [
+    ("job", "job"), ("U__my_2e_label", "my.label"), ("U__a__b", "a_b"), ("U___1f600_", "\U0001f600"),
+    ("U__bad_zz_", "U__bad_zz_"), ("U__open_2e", "U__open_2e"),
+])
+def test_unescape_label_name(raw, name):
+    assert unescape_label_name(raw) == name

@@ -167,8 +167,17 @@ def test_reload_signals_and_restart(tmp_path):
 
 
 def test_bad_flags_exit_nonzero(tmp_path):
-    for args in (["--config.file", str(tmp_path / "missing.yml")], ["--storage.tsdb.retention.time", "forever"],
-                 ["--web.enable-remote-write-receiver"]):
+    from promlite.server.serve import ServeOptions, validate_options
+    from scraper._yaml import ConfigError
+
+    bad = [{"config_file": str(tmp_path / "missing.yml")}, {"retention_time": "forever"},
+           {"retention_size": "lots"}, {"listen_address": "nowhere"}, {"query_timeout": "1x"},
+           {"lookback_delta": ""}]
+    for kw in bad:
+        with pytest.raises((ValueError, ConfigError)):
+            validate_options(ServeOptions(**kw))
+    validate_options(ServeOptions())
+    for args in (["--storage.tsdb.retention.time", "forever"], ["--web.enable-remote-write-receiver"]):
         r = subprocess.run([*_serve_cmd(), *args, "--web.listen-address=127.0.0.1:0"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 2, (args, r.stderr)
@@ -183,3 +192,107 @@ def test_sigterm_while_querying(tmp_path):
             200, '{"status":"success","data":{"resultType":"scalar","result":[4,"2"]}}')
     finally:
         assert p.stop() == 0
+
+
+def _bcrypt_hash(password: str) -> str:
+    try:
+        import bcrypt
+
+        return bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+    except ImportError:
+        pass
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    if not hasattr(crypt, "METHOD_BLOWFISH"):
+        pytest.skip("no bcrypt implementation (install the bcrypt package)")
+    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)).replace("$2b$", "$2y$")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_web_config_tls_and_basic_auth(tmp_path):
+    import base64
+    import shutil
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "k.pem"),
+                    "-out", str(tmp_path / "c.pem"), "-days", "2", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True)
+    (tmp_path / "web.yml").write_text(
+        "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n"
+        f"basic_auth_users:\n  alice: '{_bcrypt_hash('s3cret')}'\n"
+        "http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
+    port = _free_port()
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+        "scrape_configs:\n  - job_name: self\n    scheme: https\n"
+        "    tls_config: {insecure_skip_verify: true}\n"
+        "    basic_auth: {username: alice, password: s3cret}\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n")
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115
+    p = subprocess.Popen([*_serve_cmd(), "--web.config.file", str(tmp_path / "web.yml"),
+                          f"--web.listen-address=127.0.0.1:{port}"], cwd=tmp_path, stdout=log,
+                         stderr=subprocess.STDOUT)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+
+    def get(path: str, auth: str | None):
+        hdrs = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
+        req = urllib.request.Request(f"https://127.0.0.1:{port}{path}", headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+                return r.status, r.headers, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read().decode()
+
+    try:
+        deadline = time.monotonic() + 20
+        while "Server is ready" not in (tmp_path / "serve.log").read_text():
+            assert time.monotonic() < deadline and p.poll() is None, (tmp_path / "serve.log").read_text()
+            time.sleep(0.1)
+        code, h, body = get("/-/healthy", None)
+        assert code == 401 and h["WWW-Authenticate"].startswith("Basic")
+        assert json.loads(body)["status"] == "error"
+        assert get("/-/healthy", "alice:wrong")[0] == 401
+        assert get("/-/healthy", "bob:s3cret")[0] == 401
+        code, h, _ = get("/-/healthy", "alice:s3cret")
+        assert code == 200 and h["X-Frame-Options"] == "deny"
+        deadline = time.monotonic() + 10
+        while True:
+            res = json.loads(get("/api/v1/query?query=up", "alice:s3cret")[2])["data"]["result"]
+            if res and res[0]["value"][1] == "1":
+                break
+            assert time.monotonic() < deadline, (res, (tmp_path / "serve.log").read_text())
+            time.sleep(0.25)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(15) == 0
+        log.close()
+
+
+def test_bad_web_config_is_refused(tmp_path):
+    from promlite.server.webconfig import load_web_config
+    from scraper._yaml import ConfigError
+
+    for text, why in (("tls_server_config:\n  cert_file: missing.pem\n  key_file: missing.pem\n", "cannot load"),
+                      ("basic_auth_users:\n  alice: plaintext\n", "not a bcrypt hash"),
+                      ("unknown_key: 1\n", "unknown key"),
+                      ("tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [x]\n", "does not support"),
+                      ("tls_server_config:\n  key_file: b\n", "cert_file and key_file are required")):
+        (tmp_path / "web.yml").write_text(text)
+        with pytest.raises(ConfigError, match=why) as ei:
+            load_web_config(str(tmp_path / "web.yml"))
+        assert "web.yml" in str(ei.value)
+    r = subprocess.run([*_serve_cmd(), "--web.config.file", str(tmp_path / "web.yml"),
+                        "--web.listen-address=127.0.0.1:0"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "web.yml" in r.stderr, r.stderr

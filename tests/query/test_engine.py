@@ -177,3 +177,13 @@ def test_promqltest_command_output(tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0].startswith("bad.test:4: m: ")
     assert out[-1] == "1 passed, 1 failed"
+
+
+def test_xxhash64_vectors():
+    from query.xxhash64 import labels_hash, xxh64
+
+    assert xxh64(b"") == 0xEF46DB3751D8E999
+    assert xxh64(b"a") == 0xD24EC4F1A98C6E5B
+    assert xxh64(b"abc") == 0x44BC2CF5AD770999
+    assert xxh64(b"Nobody inspects the spammish repetition") == 0xFBCEA83C8A378BF1
+    assert labels_hash((("a", "b"),)) == xxh64(b"a\xffb\xff")
