@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
                 mod = load_suite(name)
                 progress.update(overall, description=f"[bold]suite {name}")
                 t0 = time.monotonic()
+                console.print(f"[bold]suite {name}[/]: {mod.TITLE} ...")
                 try:
                     res = mod.run(ctx)
                 except DatasetUnavailable as e:
@@ -116,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
                     res = SuiteResult(name, mod.TITLE, status="error", note=f"{type(e).__name__}: {e}")
                     console.print(f"[red]suite {name} failed[/]\n{traceback.format_exc()}")
                 res.seconds = time.monotonic() - t0
+                console.print(f"[bold]suite {name}[/]: {res.status} in {res.seconds:.0f} s")
                 results.append(res)
                 progress.advance(overall)
         report.print_tables(console, results)

@@ -8,7 +8,9 @@ text with ms timestamps for VictoriaMetrics' ``/api/v1/import/prometheus``.
 Loading is expensive (promtool needs about a minute for 5.76 M samples), so
 ``Loaded`` caches each load per (series, hours) for the whole run: the
 compression, ingest and query suites all read the same blocks, and the cost
-of loading is itself measured once (CPU and peak RSS of the whole process).
+of loading is itself measured once (CPU and peak RSS of the whole process:
+promlite's backfill in a child interpreter, promtool reaped with ``wait4``,
+VictoriaMetrics read from /proc).
 
 The generator is found at ``$PROMLITE_BENCH_SHARED/datasets``, then in a
 ``shared/`` beside or above the repository checkout; where it is missing the
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import peers
-from .harness import MeasureError, ProcStats, run_isolated
+from .harness import MeasureError, ProcStats, run_command, run_isolated
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GENERATOR = "gen_openmetrics.py"
@@ -157,16 +159,7 @@ def _load_promtool(ds: Dataset, out: str) -> LoadResult:
     tool = peers.promtool()
     if tool is None:
         raise MeasureError("promtool not installed")
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([tool, "tsdb", "create-blocks-from", "openmetrics", ds.openmetrics, out],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise MeasureError(f"promtool exited {proc.returncode}: {proc.stderr.read()[-300:]!r}")
-    proc.stderr.close()
-    st = ProcStats(ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024, wall)
+    st = run_command([tool, "tsdb", "create-blocks-from", "openmetrics", ds.openmetrics, out])
     s = block_sizes(out)
     return LoadResult(peers.PROMETHEUS, out, st, s["chunks"], s["index"], s["total"], s["samples"])
 

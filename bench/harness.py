@@ -11,7 +11,8 @@ Memory and CPU of a *whole process* come from the OS, not from Python's
 allocator: ``run_isolated`` runs a function in a fresh interpreter
 (``python -m bench.harness MODULE:FUNC``, arguments as JSON on stdin); at
 exit the child reports ``resource.getrusage(RUSAGE_SELF)``: user+system CPU
-seconds of all its threads and ``ru_maxrss`` (peak RSS, KiB on Linux), so
+seconds of all its threads, and its ``VmHWM`` (peak RSS) from /proc --
+not ``ru_maxrss``, which Linux carries over from the forking parent -- so
 the figure includes the interpreter, numpy and compiled kernels. Peers
 (Prometheus, VictoriaMetrics) are read from ``/proc/PID`` while they run
 (``proc_stats``).
@@ -28,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -134,6 +136,44 @@ def run_isolated(target: str, kwargs: dict[str, Any], *, timeout_s: float = 600,
     return payload["result"], ProcStats(payload["cpu_s"], payload["peak_rss_bytes"], wall)
 
 
+def run_command(cmd: list[str], *, timeout_s: float = 1200) -> ProcStats:
+    """Run an external program; CPU from ``wait4``'s rusage, peak RSS from its VmHWM.
+
+    VmHWM is polled every 20 ms while the program runs (it only grows, so
+    the last reading is within one poll of the true peak). Raises
+    ``MeasureError`` on a non-zero exit or past ``timeout_s``.
+    """
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0]
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.02):
+            try:
+                peak[0] = max(peak[0], proc_stats(proc.pid)[2])
+            except (OSError, ValueError, IndexError):
+                pass
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    killer = threading.Timer(timeout_s, proc.kill)
+    killer.start()
+    try:
+        err = proc.stderr.read()
+        _, status, ru = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+        done.set()
+        watcher.join()
+        proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise MeasureError(f"{os.path.basename(cmd[0])} exited {proc.returncode}: "
+                           f"{err[-300:].decode(errors='replace')}")
+    return ProcStats(ru.ru_utime + ru.ru_stime, peak[0], time.perf_counter() - t0)
+
+
 def _repo_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -168,8 +208,10 @@ def _child_main(target: str) -> None:
     result = getattr(importlib.import_module(mod_name), func_name)(**kwargs)
     ru = resource.getrusage(resource.RUSAGE_SELF)
     sys.stdout.flush()
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent
+    # (a large benchmark process), VmHWM belongs to this program's own memory.
     print("\n" + json.dumps({"result": result, "cpu_s": ru.ru_utime + ru.ru_stime,
-                             "peak_rss_bytes": ru.ru_maxrss * 1024}))
+                             "peak_rss_bytes": proc_stats(os.getpid())[2]}))
 
 
 if __name__ == "__main__":

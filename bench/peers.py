@@ -9,6 +9,9 @@ and stops it by the PID it started (SIGTERM, then SIGKILL after a grace
 period). Servers are also stopped at interpreter exit, so a crashed suite
 leaves nothing running.
 
+``Server`` also starts promlite's own HTTP server the same way, so that
+HTTP latencies can be compared HTTP to HTTP.
+
 Invariants: loopback only; every wait and every request has a timeout;
 nothing here kills a process it did not start.
 """
@@ -21,6 +24,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -31,6 +35,7 @@ from typing import Any
 
 from .harness import MeasureError, proc_stats
 
+PROMLITE = "promlite"
 PROMETHEUS = "prometheus"
 VICTORIAMETRICS = "victoriametrics"
 PEER_NAMES = (PROMETHEUS, VICTORIAMETRICS)
@@ -86,6 +91,15 @@ def free_port() -> int:
 
 
 _LIVE: set[Server] = set()
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# ``promlite serve`` without going through promlite/cli.py (the server's own entry point).
+_PROMLITE_LAUNCHER = (
+    "import argparse, sys\n"
+    "from promlite.server.serve import add_serve_arguments, serve_main\n"
+    "p = argparse.ArgumentParser()\n"
+    "add_serve_arguments(p)\n"
+    "sys.exit(serve_main(p.parse_args()))\n"
+)
 
 
 class Server:
@@ -118,10 +132,19 @@ class Server:
                    "-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache",
                    "-loggerLevel=ERROR", *extra_args]
             self._health = "/health"
+        elif name == PROMLITE:
+            # promlite's own server, started like the peers, for HTTP-to-HTTP comparisons.
+            cfg = os.path.join(self.data_dir, "bench-promlite.yml")
+            with open(cfg, "w") as f:
+                f.write(config_yaml or "global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+            cmd = [sys.executable, "-c", _PROMLITE_LAUNCHER, f"--config.file={cfg}",
+                   f"--storage.tsdb.path={self.data_dir}", f"--web.listen-address=127.0.0.1:{self.port}",
+                   "--storage.tsdb.retention.time=0", "--log.level=warn", *extra_args]
+            self._health = "/-/ready"
         else:
             raise RuntimeError(f"BUG: unknown peer {name!r}")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.data_dir)
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=_REPO if name == PROMLITE else self.data_dir)
         _LIVE.add(self)
         self._wait_ready(ready_timeout_s)
 

@@ -27,7 +27,8 @@ from rich.table import Table
 from .harness import Stat
 from .suites import SYSTEMS, SuiteResult, Value
 
-COLORS = {"promlite": "#1f77b4", "prometheus": "#e6522c", "victoriametrics": "#6a3fb5"}
+COLORS = {"promlite": "#1f77b4", "prometheus": "#e6522c", "victoriametrics": "#6a3fb5",
+          "promlite (HTTP)": "#8fbce6"}
 PEERS = SYSTEMS[1:]
 SHORT = {"prometheus": "prom", "victoriametrics": "vm"}
 

@@ -20,11 +20,13 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["debug", "info", "warn", "error"], help="log level (default: info)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
+    from .promqltest_cli import add_promqltest_command
     from .serve_cli import add_server_commands
     from .tsdb_cli import add_tsdb_commands
 
     add_server_commands(sub)
     add_tsdb_commands(sub)
+    add_promqltest_command(sub)
     return p
 
 

@@ -53,11 +53,13 @@ class SuiteResult:
     status: str = "ok"  # "ok", "skipped", "error"
     note: str = ""
     plots: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # more figures for results.json only
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "status": self.status, "note": self.note,
-                "seconds": self.seconds, "rows": [r.to_json() for r in self.rows], "plots": self.plots}
+                "seconds": self.seconds, "rows": [r.to_json() for r in self.rows], "plots": self.plots,
+                "extra": self.extra}
 
 
 @dataclass

@@ -7,7 +7,10 @@ expression) runs against the dataset of the ``compression`` suite:
   (no HTTP, no JSON: the engine's own cost);
 * Prometheus: ``/api/v1/query[_range]`` over the promtool blocks, with
   compaction held off (min = max block duration = 2 h);
-* VictoriaMetrics: the same HTTP API over its imported copy, rollup cache off.
+* VictoriaMetrics: the same HTTP API over its imported copy, rollup cache off;
+* promlite again through its own HTTP server (``promlite serve`` over a copy
+  of its blocks), reported as a geometric mean and in the plot, so the
+  HTTP-to-HTTP comparison is there too.
 
 Peers are timed from request to the last response byte (JSON decoding is
 done after the clock stops). Each query: one warm-up, then ``runs`` timed
@@ -23,6 +26,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 
 from ..datasets import Dataset, find_shared
 from ..harness import MeasureError, Stat, repeat
-from ..peers import PROMETHEUS, VICTORIAMETRICS, Server
+from ..peers import PROMETHEUS, PROMLITE, VICTORIAMETRICS, Server
 from . import SYSTEMS, Context, Row, SuiteResult
 from .compression import load_all
 
@@ -162,6 +167,24 @@ def run(ctx: Context) -> SuiteResult:
             measure("promlite", make_pl)
             cpu_total["promlite"] = time.process_time() - c0
 
+    # promlite again, through its own HTTP server (JSON and HTTP included, like the peers)
+    lat_http: dict[str, object] = {}
+    if not isinstance(pl, str):
+        d = ctx.workspace.copy_of(pl)
+        try:
+            with Server(PROMLITE, sys.executable, d) as srv:
+                for q in queries:
+                    try:
+                        once, _ = _http_timed(srv, q, ds)
+                        wall, _ = repeat(once, runs=ctx.runs, warmup=1, max_seconds=per_query_budget)
+                        lat_http[q.id] = wall.scaled(lambda s: s * 1e3, "ms")
+                    except Exception as e:  # noqa: BLE001 - a cell, not a failed suite
+                        lat_http[q.id] = f"error: {type(e).__name__}: {e}"[:70]
+        except MeasureError as e:
+            lat_http = {q.id: f"promlite serve not available: {e}"[:70] for q in queries}
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     for system in (PROMETHEUS, VICTORIAMETRICS):
         ld = loads[system]
         if isinstance(ld, str):
@@ -184,7 +207,12 @@ def run(ctx: Context) -> SuiteResult:
 
     for q in queries:
         res.rows.append(Row(q.id, "ms", lat[q.id], note=q.expr))
-    res.rows.append(Row("geometric mean over queries all systems answered", "ms", _geomeans(lat)))
+    gm = _geomeans(lat)
+    res.rows.append(Row("geometric mean over the queries every system answered", "ms", gm))
+    if lat_http:
+        http_rows = {qid: {**row, "promlite": lat_http.get(qid, "–")} for qid, row in lat.items()}
+        res.rows.append(Row("same, promlite through its HTTP API (promlite serve)", "ms", _geomeans(http_rows),
+                            note="request to last response byte, as for the peers"))
     res.rows.append(Row("CPU for the whole query set (warm-up + runs)", "CPU s", cpu_total,
                         note="promlite: this process; peers: the server process"))
     _checks(res, queries, counts)
@@ -194,18 +222,25 @@ def run(ctx: Context) -> SuiteResult:
         "ylabel": "ms (log scale)", "groups": [q.id for q in queries],
         "series": {s: [(v.median if isinstance(v, Stat) else None) for v in (lat[q.id].get(s) for q in queries)]
                    for s in SYSTEMS}}
+    if lat_http:
+        res.plots["latency"]["series"]["promlite (HTTP)"] = [
+            v.median if isinstance(v, Stat) else None for v in (lat_http.get(q.id) for q in queries)]
+        res.extra["promlite_http_latency_ms"] = {qid: (v.to_json() if isinstance(v, Stat) else v) for qid, v in lat_http.items()}
     res.note += f"; {len(queries)} queries from queries.txt, END = {ds.end_ms // 1000}"
     return res
 
 
 def _geomeans(lat) -> dict[str, object]:
-    ok = [qid for qid, row in lat.items() if all(isinstance(row.get(s), Stat) for s in SYSTEMS)]
-    if not ok:
-        ok = [qid for qid, row in lat.items() if isinstance(row.get("promlite"), Stat)]
+    """Geometric mean latency per system over the queries that every measured system answered."""
+    present = [s for s in SYSTEMS if any(isinstance(r.get(s), Stat) for r in lat.values())]
+    ok = [qid for qid, row in lat.items() if all(isinstance(row.get(s), Stat) for s in present)]
     out: dict[str, object] = {}
     for s in SYSTEMS:
-        vals = [lat[q][s].median for q in ok if isinstance(lat[q].get(s), Stat) and lat[q][s].median > 0]
-        out[s] = math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals and len(vals) == len(ok) else "–"
+        if s not in present:  # say why (not installed, engine not available, ...)
+            out[s] = next((v for r in lat.values() if isinstance(v := r.get(s), str)), "–")
+            continue
+        vals = [max(lat[q][s].median, 1e-9) for q in ok]
+        out[s] = math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else "–"
     return out
 
 

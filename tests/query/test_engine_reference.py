@@ -4,7 +4,9 @@ Hypothesis draws a few series (irregular timestamps, staleness markers,
 counter-like drops) and a range query; a plain-Python evaluator written from
 the Prometheus documentation -- one step and one sample at a time -- must
 agree with the engine on instant selection (lookback, left-open windows,
-staleness) and on a handful of range functions.
+staleness) and on a handful of range functions. A second property checks
+the grouped aggregations (and topk's per-group order) against ``math.fsum``
+and sorted lists.
 """
 
 from __future__ import annotations
@@ -96,3 +98,51 @@ def test_engine_matches_reference(data, start, n_steps, step, rng, func):
             want = REFERENCE[func](window)
             assert got is not None, (func, i, t)
             assert math.isclose(want, got), (func, i, t, want, got)
+
+
+AGGREGATIONS = {
+    "sum": lambda xs: math.fsum(xs),
+    "avg": lambda xs: math.fsum(xs) / len(xs),
+    "min": min,
+    "max": max,
+    "count": lambda xs: float(len(xs)),
+    "stdvar": lambda xs: math.fsum((x - math.fsum(xs) / len(xs)) ** 2 for x in xs) / len(xs),
+    "quantile": lambda xs: _ref_quantile(0.3, sorted(xs)),
+}
+
+
+def _ref_quantile(q, s):
+    rank = q * (len(s) - 1)
+    lo = int(math.floor(rank))
+    hi = min(len(s) - 1, lo + 1)
+    w = rank - lo
+    return s[lo] * (1 - w) + s[hi] * w
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(st.tuples(st.integers(0, 3), st.integers(-1000, 1000)), min_size=1, max_size=25),
+    op=st.sampled_from(sorted(AGGREGATIONS)),
+)
+def test_aggregations_match_reference(values, op):
+    with tempfile.TemporaryDirectory() as d, tsdb.open(d, wal_sync="never", auto_compact=False) as db:
+        app = db.appender()
+        for i, (g, v) in enumerate(values):
+            app.append({"__name__": "m", "g": str(g), "i": str(i)}, 0, v / 8.0)
+        app.commit()
+        e = Engine(db)
+        param = "0.3, " if op == "quantile" else ""
+        res = e.instant(f"{op} by (g) ({param}m)", 0)
+        top = e.instant("topk by (g) (2, m)", 0)
+    groups: dict[str, list[float]] = {}
+    for g, v in values:
+        groups.setdefault(str(g), []).append(v / 8.0)
+    got = {dict(lab)["g"]: v for lab, v in zip(res.labels, res.values.tolist(), strict=True)}
+    assert set(got) == set(groups)
+    for g, xs in groups.items():
+        assert math.isclose(got[g], AGGREGATIONS[op](xs), rel_tol=1e-9, abs_tol=1e-9), (op, g)
+    top_vals: dict[str, list[float]] = {}
+    for lab, v in zip(top.labels, top.values.tolist(), strict=True):
+        top_vals.setdefault(dict(lab)["g"], []).append(v)
+    for g, xs in groups.items():
+        assert top_vals[g] == sorted(xs, reverse=True)[:2]  # ordered by value within the group
