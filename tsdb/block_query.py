@@ -22,7 +22,8 @@ from .labels import Labels
 from .matchers import Matcher
 from .samples import SampleArrays
 
-_CacheEntry = tuple[Labels, np.ndarray, np.ndarray, np.ndarray]
+# labels, chunk min times, max times, segment refs, and whether the chunks' CRCs were checked
+_CacheEntry = list
 
 
 def _series_entry(block: Block, ref: int) -> _CacheEntry:
@@ -33,7 +34,7 @@ def _series_entry(block: Block, ref: int) -> _CacheEntry:
     if e is None:
         labels, crefs = block.index.series(ref)
         arr = np.array([(c.mint, c.maxt, c.ref) for c in crefs], dtype=np.int64).reshape(-1, 3)
-        e = cache[ref] = (labels, arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy())
+        e = cache[ref] = [labels, arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy(), False]
     return e
 
 
@@ -46,25 +47,39 @@ def read_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: int) 
     crefs: list[np.ndarray] = []
     counts: list[int] = []
     deleted: dict[int, list[tuple[int, int]]] = {}
+    entries: list[_CacheEntry] = []
+    whole = block.min_time >= mint and block.max_time - 1 <= maxt  # every chunk is in range
     for ref in block.postings_for_matchers(matchers).tolist():
-        lab, cmin, cmax, cref = _series_entry(block, ref)
-        sel = (cmax >= mint) & (cmin <= maxt)
+        entry = _series_entry(block, ref)
+        lab, cmin, cmax, cref = entry[0], entry[1], entry[2], entry[3]
         ivs = stones.get(ref)
-        if ivs:
-            for a, b in ivs:
-                sel &= ~((cmin >= a) & (cmax <= b))
-        picked = cref[sel]
+        if whole and not ivs:
+            picked = cref
+        else:
+            sel = (cmax >= mint) & (cmin <= maxt)
+            if ivs:
+                for a, b in ivs:
+                    sel &= ~((cmin >= a) & (cmax <= b))
+            picked = cref[sel]
         if not len(picked):
             continue
         if ivs:
             deleted[len(labels)] = list(ivs)
         labels.append(lab)
+        entries.append(entry)
         crefs.append(picked)
         counts.append(len(picked))
     if not labels:
         return [], SampleArrays.empty()
     refs = np.concatenate(crefs)
-    ts, vs, bounds = _decode_chunks(block, refs)
+    verify = np.zeros(len(refs), dtype=np.bool_)
+    if Block.verify_chunks:
+        verify = np.repeat(np.array([not e[4] for e in entries], dtype=np.bool_), counts)
+    ts, vs, bounds = _decode_chunks(block, refs, verify)
+    if Block.verify_chunks:
+        for e, picked in zip(entries, crefs, strict=True):
+            if len(picked) == len(e[3]):
+                e[4] = True  # every chunk of the series passed its CRC check: no need to check again
     chunk_edges = np.zeros(len(labels) + 1, dtype=np.int64)
     np.cumsum(counts, out=chunk_edges[1:])
     arrs = SampleArrays(np.arange(len(labels), dtype=np.int64), ts, vs, bounds[chunk_edges])
@@ -80,17 +95,17 @@ def read_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: int) 
     return labels, arrs
 
 
-def _decode_chunks(block: Block, refs: np.ndarray):
+def _decode_chunks(block: Block, refs: np.ndarray, verify: np.ndarray):
     """Decode the chunks with segment refs ``refs`` (in order) into CSR arrays."""
     reader = block.chunks
     seg_idx = refs >> 32
     offs = refs & 0xFFFFFFFF
     segments = np.unique(seg_idx)
     if len(segments) == 1:
-        return _decode_segment(reader, int(segments[0]), offs)
+        return _decode_segment(reader, int(segments[0]), offs, verify)
     # rare (a block with more than 512 MiB of chunks): decode per segment, then restore the order
     order = np.argsort(seg_idx, kind="stable")
-    parts = [_decode_segment(reader, int(s), offs[seg_idx == s]) for s in segments]
+    parts = [_decode_segment(reader, int(s), offs[seg_idx == s], verify[seg_idx == s]) for s in segments]
     ts = np.concatenate([p[0] for p in parts])
     vs = np.concatenate([p[1] for p in parts])
     lens = np.concatenate([np.diff(p[2]) for p in parts])
@@ -105,14 +120,14 @@ def _decode_chunks(block: Block, refs: np.ndarray):
     return ts[idx], vs[idx], bounds
 
 
-def _decode_segment(reader, index: int, offs: np.ndarray):
+def _decode_segment(reader, index: int, offs: np.ndarray, verify: np.ndarray):
     m = reader._segment(index, int(index) << 32)
     seg = np.frombuffer(m, dtype=np.uint8)
     try:
         data_off = np.empty(len(offs), dtype=np.int64)
         data_len = np.empty(len(offs), dtype=np.int64)
         err = np.zeros(1, dtype=np.int64)
-        bad = locate_chunks(seg, offs.astype(np.int64), Block.verify_chunks, ENCODING_XOR, CRC32C_TABLE,
+        bad = locate_chunks(seg, offs.astype(np.int64), verify, ENCODING_XOR, CRC32C_TABLE,
                             data_off, data_len, err)
         if bad >= 0:
             raise CorruptError(MESSAGES[int(err[0])], reader.paths[index], int(offs[bad]))

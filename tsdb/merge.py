@@ -15,12 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 
 from .labels import Labels
 from .samples import SampleArrays
 
 Answer = tuple[list[Labels], SampleArrays]
+
+
+@numba.njit(cache=True, nogil=True)
+def _copy_pieces(src_t, src_v, starts, lens, out_starts, out_t, out_v):
+    for p in range(starts.shape[0]):
+        a = starts[p]
+        o = out_starts[p]
+        for j in range(lens[p]):
+            out_t[o + j] = src_t[a + j]
+            out_v[o + j] = src_v[a + j]
 
 
 def merge_answers(answers: Sequence[Answer]) -> Answer:
@@ -33,46 +44,54 @@ def merge_answers(answers: Sequence[Answer]) -> Answer:
 
     gid_of: dict[Labels, int] = {}
     labels_out: list[Labels] = []
-    piece_gid, piece_src, piece_start, piece_len = [], [], [], []
-    base = 0
-    for src, (labels, arrs) in enumerate(answers):
-        for lab in labels:
-            g = gid_of.get(lab)
-            if g is None:
-                g = gid_of[lab] = len(labels_out)
+    gids = []
+    for labels, _ in answers:
+        g = np.empty(len(labels), dtype=np.int64)
+        for i, lab in enumerate(labels):
+            x = gid_of.get(lab)
+            if x is None:
+                x = gid_of[lab] = len(labels_out)
                 labels_out.append(lab)
-            piece_gid.append(g)
-            piece_src.append(src)
-        piece_start.append(arrs.edges[:-1] + base)
-        piece_len.append(np.diff(arrs.edges))
-        base += len(arrs.ts)
+            g[i] = x
+        gids.append(g)
+    ngroups = len(labels_out)
 
-    gid = np.asarray(piece_gid, dtype=np.int64)
-    starts = np.concatenate(piece_start)
-    lens = np.concatenate(piece_len)
-    order = np.lexsort((np.asarray(piece_src), gid))
-    gid, starts, lens = gid[order], starts[order], lens[order]
+    # pieces = (source, row); output order: by group, then by source (oldest first)
+    piece_gid = np.concatenate(gids)
+    piece_src = np.concatenate([np.full(len(g), k, dtype=np.int64) for k, g in enumerate(gids)])
+    piece_start = np.concatenate([a.edges[:-1] for _, a in answers])
+    piece_len = np.concatenate([np.diff(a.edges) for _, a in answers])
+    order = np.lexsort((piece_src, piece_gid))
+    out_start = np.empty(len(order), dtype=np.int64)
+    sorted_len = piece_len[order]
+    out_start[order] = np.concatenate(([0], np.cumsum(sorted_len)[:-1]))
+    total = int(sorted_len.sum())
+    out_t = np.empty(total, dtype=np.int64)
+    out_v = np.empty(total, dtype=np.float64)
+    base = 0
+    for k, (_, arrs) in enumerate(answers):
+        n = len(gids[k])
+        sl = slice(base, base + n)
+        _copy_pieces(arrs.ts, arrs.vs, piece_start[sl], piece_len[sl], out_start[sl], out_t, out_v)
+        base += n
 
-    ts_all = np.concatenate([a.ts for _, a in answers])
-    vs_all = np.concatenate([a.vs for _, a in answers])
-    total = int(lens.sum())
-    # gather index: for each piece, starts[p] + 0..lens[p]-1
-    piece_of = np.repeat(np.arange(len(lens)), lens)
-    first_out = np.zeros(len(lens), dtype=np.int64)
-    np.cumsum(lens[:-1], out=first_out[1:])
-    idx = starts[piece_of] + (np.arange(total) - first_out[piece_of])
-    ts, vs = ts_all[idx], vs_all[idx]
-    sample_gid = gid[piece_of]
-
-    counts = np.bincount(gid, weights=lens, minlength=len(labels_out)).astype(np.int64)
-    edges = np.zeros(len(labels_out) + 1, dtype=np.int64)
+    counts = np.bincount(piece_gid, weights=piece_len, minlength=ngroups).astype(np.int64)
+    edges = np.zeros(ngroups + 1, dtype=np.int64)
     np.cumsum(counts, out=edges[1:])
 
-    same = sample_gid[1:] == sample_gid[:-1]
-    if (same & (ts[1:] <= ts[:-1])).any():
-        ts, vs, edges = _sort_dedupe(ts, vs, sample_gid, len(labels_out))
-    keys = np.arange(len(labels_out), dtype=np.int64)
-    return labels_out, SampleArrays(keys, ts, vs, edges)
+    # Each piece is sorted; order can only break where two pieces of one series meet.
+    g_sorted = piece_gid[order]
+    nonempty = sorted_len > 0
+    idx = np.flatnonzero(nonempty)
+    if len(idx) > 1:
+        first_t = out_t[out_start[order][idx]]
+        last_t = out_t[out_start[order][idx] + sorted_len[idx] - 1]
+        meets = g_sorted[idx[1:]] == g_sorted[idx[:-1]]
+        if (meets & (first_t[1:] <= last_t[:-1])).any():
+            sample_gid = np.repeat(np.arange(ngroups, dtype=np.int64), counts)
+            out_t, out_v, edges = _sort_dedupe(out_t, out_v, sample_gid, ngroups)
+    keys = np.arange(ngroups, dtype=np.int64)
+    return labels_out, SampleArrays(keys, out_t, out_v, edges)
 
 
 def _sort_dedupe(ts, vs, sample_gid, ngroups):

@@ -51,7 +51,11 @@ def _crc32c(buf, start, end, table):
 
 @numba.njit(cache=True, nogil=True)
 def locate_chunks(seg, offsets, verify, want_encoding, table, data_off, data_len, err):
-    """Fill ``data_off``/``data_len`` for chunks at ``offsets``; returns the index of the first bad chunk or -1."""
+    """Fill ``data_off``/``data_len`` for chunks at ``offsets``; returns the index of the first bad chunk or -1.
+
+    ``verify[i]`` says whether chunk i's CRC is checked (a chunk read once
+    before need not be checked again).
+    """
     size = seg.shape[0]
     for i in range(offsets.shape[0]):
         p = offsets[i]
@@ -74,7 +78,7 @@ def locate_chunks(seg, offsets, verify, want_encoding, table, data_off, data_len
             err[0] = ERR_ENCODING
             return i
         start = p + 1
-        if verify:
+        if verify[i]:
             got = _crc32c(seg, p, start + n, table)
             e = start + n
             want = (np.uint32(seg[e]) << np.uint32(24)) | (np.uint32(seg[e + 1]) << np.uint32(16)) | (
