@@ -1,1 +1,10 @@
 """query: the PromQL grammar, AST, engine and HTTP API."""
+
+
+def __getattr__(name: str):
+    """``query.Engine`` without importing the engine (numba kernels) for parser-only users."""
+    if name in ("Engine", "QueryError", "QueryTimeoutError", "SampleLimitError"):
+        from . import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'query' has no attribute {name!r}")
