@@ -19,7 +19,7 @@ import time
 
 from aiohttp import web
 
-from . import api_admin, api_meta, api_query
+from . import api_admin, api_meta, api_query, ui_routes
 from .envelope import APIError, error_response, json_response
 from .state import STATE, ServerState
 from .webconfig import WebConfig, auth_middleware
@@ -97,10 +97,6 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
-async def root(request: web.Request) -> web.Response:
-    return json_response('{"status":"success","data":"promlite: see /api/v1 (docs/api.md)"}')
-
-
 def create_app(state: ServerState, web_config: WebConfig | None = None) -> web.Application:
     """The application serving ``state`` (see the module docstring).
 
@@ -121,7 +117,7 @@ def create_app(state: ServerState, web_config: WebConfig | None = None) -> web.A
     r.add_post("/-/reload", reload)
     r.add_put("/-/reload", reload)
     r.add_get("/metrics", metrics)
-    r.add_get("/", root)
+    ui_routes.add_routes(app)  # "/", /graph, /targets, /status, /static/*
 
     async def _close(app: web.Application) -> None:
         state.close()
