@@ -18,6 +18,7 @@ import datetime as dt
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -52,7 +53,7 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-def _meta(args: argparse.Namespace, sizes: dict[str, Any], peers: dict) -> dict[str, Any]:
+def _meta(args: argparse.Namespace, sizes: dict[str, Any], peers: dict, started: str) -> dict[str, Any]:
     mem = ""
     try:
         with open("/proc/meminfo") as f:
@@ -67,11 +68,15 @@ def _meta(args: argparse.Namespace, sizes: dict[str, Any], peers: dict) -> dict[
         pass
     return {
         "command": "promlite bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]),
-        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "started": started,
         "machine": {"nproc": os.cpu_count(), "mem_total": mem, "cpu": cpu, "platform": platform.platform(),
                     "python": platform.python_version()},
         "quick": args.quick, "sizes": sizes, "peers": {k: v.to_json() for k, v in peers.items()},
     }
+
+
+def _raise_exit(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,8 +98,11 @@ def run(args: argparse.Namespace) -> int:
     for p in peers.values():
         console.print(f"[bold]{p.name}[/]: " + (f"{p.version} ({p.binary})" if p.available
                                                  else p.to_json()["status"]))
+    # SIGTERM unwinds like Ctrl-C, so peers are stopped and the work dir removed.
+    signal.signal(signal.SIGTERM, _raise_exit)
     work = tempfile.mkdtemp(prefix="promlite-bench-")
     t_start = time.monotonic()
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results: list[SuiteResult] = []
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -121,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
                 results.append(res)
                 progress.advance(overall)
         report.print_tables(console, results)
-        meta = _meta(args, sizes, peers)
+        meta = _meta(args, sizes, peers, started)
         meta["seconds"] = time.monotonic() - t_start
         report.write_json(os.path.join(args.out, "results.json"), meta, results)
         with open(os.path.join(args.out, "results.md"), "w") as f:

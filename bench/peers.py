@@ -6,8 +6,9 @@ versions; a missing peer is reported as such ("not installed"), never
 dropped. ``Server`` starts one on 127.0.0.1 on a free port with its own
 temporary data dir, waits (bounded) until it answers its health endpoint,
 and stops it by the PID it started (SIGTERM, then SIGKILL after a grace
-period). Servers are also stopped at interpreter exit, so a crashed suite
-leaves nothing running.
+period). Servers are also stopped at interpreter exit, and on Linux they
+get SIGTERM when the benchmark process dies however it dies
+(``PR_SET_PDEATHSIG``), so a crashed or killed run leaves nothing running.
 
 ``Server`` also starts promlite's own HTTP server the same way, so that
 HTTP latencies can be compared HTTP to HTTP.
@@ -22,6 +23,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -144,7 +146,8 @@ class Server:
         else:
             raise RuntimeError(f"BUG: unknown peer {name!r}")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=_REPO if name == PROMLITE else self.data_dir)
+                                     cwd=_REPO if name == PROMLITE else self.data_dir,
+                                     preexec_fn=_die_with_parent)
         _LIVE.add(self)
         self._wait_ready(ready_timeout_s)
 
@@ -247,6 +250,16 @@ def dir_bytes(path: str) -> int:
             except OSError:
                 pass
     return total
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the benchmark process dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass  # not Linux: atexit still stops the servers on a normal exit
 
 
 @atexit.register

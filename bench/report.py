@@ -164,6 +164,8 @@ def _draw(ax, spec: dict[str, Any]) -> None:
         ax.set_xlabel(spec.get("xlabel", ""))
         if spec.get("logx"):
             ax.set_xscale("log")
+            ax.set_xticks(spec["x"], [f"{x:,}" for x in spec["x"]])
+            ax.minorticks_off()
     else:
         groups = spec["groups"]
         names = list(series)
@@ -191,7 +193,28 @@ def _draw(ax, spec: dict[str, Any]) -> None:
             ax.set_xticks(range(len(groups)), groups, fontsize=8, rotation=spec.get("rotation", 0))
             if spec.get("log"):
                 ax.set_yscale("log")
-    if spec.get("log") and spec["kind"] == "lines":
-        ax.set_yscale("log")
+    if spec["kind"] == "lines":
+        if spec.get("log"):
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)  # differences read true to scale
     ax.grid(True, axis="x" if spec.get("horizontal") else "y", alpha=0.3)
     ax.legend(fontsize=8)
+
+
+def replot(results_json: str, out_dir: str) -> list[str]:
+    """Redraw the PNGs of an earlier run from its results.json (plot specs are stored there)."""
+    with open(results_json) as f:
+        data = json.load(f)
+    results = [SuiteResult(name, s["title"], plots=s.get("plots", {})) for name, s in data["suites"].items()]
+    os.makedirs(out_dir, exist_ok=True)
+    return write_plots(out_dir, results)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m bench.report RESULTS_JSON OUT_DIR   (redraws the plots)")
+    for p in replot(sys.argv[1], sys.argv[2]):
+        print(p)

@@ -17,6 +17,7 @@ Two shapes of ingest:
 
 from __future__ import annotations
 
+from ..datasets import DatasetUnavailable
 from ..harness import Stat
 from ..tsdb_head import measure
 from . import NA, SYSTEMS, Context, Row, SuiteResult
@@ -28,6 +29,40 @@ TITLE = "ingest throughput and CPU"
 
 def run(ctx: Context) -> SuiteResult:
     res = SuiteResult(NAME, TITLE)
+    try:
+        _bulk(ctx, res)
+    except DatasetUnavailable as e:  # the head-append figures below stand on their own
+        res.note = f"bulk import not measured: {e}"
+
+    loads_s = (1_000, 10_000) if ctx.quick else (1_000, 10_000, 100_000)
+    batches = 10 if ctx.quick else 40
+    runs = 2 if ctx.quick else ctx.runs
+    task = ctx.task("head appends (series per batch)", len(loads_s) * runs)
+    xs, msps, cpu_per_m = [], [], []
+    for n in loads_s:
+        runs_w, runs_c = [], []
+        for _ in range(runs):
+            r = measure(n, batches + 1, wal_sync="batch", head_only=False, replay=False)
+            runs_w.append(r["append_msps"])
+            runs_c.append(r["append_cpu_s"] / (r["samples"] / 1e6))
+            ctx.advance(task)
+        w, c = Stat(runs_w, "M samples/s"), Stat(runs_c, "CPU s / 1M samples")
+        res.rows.append(Row(f"append_batch+commit, {n:,} series/batch", "M samples/s",
+                            {"promlite": w, "prometheus": NA, "victoriametrics": NA}, "higher"))
+        res.rows.append(Row(f"append_batch+commit CPU, {n:,} series/batch", "CPU s / 1M samples",
+                            {"promlite": c, "prometheus": NA, "victoriametrics": NA}))
+        xs.append(n)
+        msps.append(w.median)
+        cpu_per_m.append(c.median)
+    ctx.done(task)
+    res.plots["head_append"] = {
+        "kind": "lines", "title": "promlite head ingest: CPU per million samples vs batch size (WAL on)",
+        "x": xs, "xlabel": "series per batch (one scrape)", "ylabel": "CPU s / 1M samples", "logx": True,
+        "series": {"promlite": cpu_per_m}}
+    return res
+
+
+def _bulk(ctx: Context, res: SuiteResult) -> None:
     ds, loads = load_all(ctx, res)
     rate, cpu, rss = {}, {}, {}
     for s, ld in loads.items():
@@ -47,29 +82,3 @@ def run(ctx: Context) -> SuiteResult:
         "ylabel": "", "groups": ["M samples/s (wall) ↑", "CPU s per 1M samples ↓"],
         "series": {s: [rate[s] if not isinstance(rate[s], str) else None,
                        cpu[s] if not isinstance(cpu[s], str) else None] for s in SYSTEMS}}
-
-    loads_s = (1_000, 10_000) if ctx.quick else (1_000, 10_000, 100_000)
-    batches = 10 if ctx.quick else 40
-    task = ctx.task("head appends (series per batch)", len(loads_s) * ctx.runs)
-    xs, msps, cpu_per_m = [], [], []
-    for n in loads_s:
-        runs_w, runs_c = [], []
-        for _ in range(ctx.runs if not ctx.quick else 2):
-            r = measure(n, batches + 1, wal_sync="batch", head_only=False, replay=False)
-            runs_w.append(r["append_msps"])
-            runs_c.append(r["append_cpu_s"] / (r["samples"] / 1e6))
-            ctx.advance(task)
-        w, c = Stat(runs_w, "M samples/s"), Stat(runs_c, "CPU s / 1M samples")
-        res.rows.append(Row(f"append_batch+commit, {n:,} series/batch", "M samples/s",
-                            {"promlite": w, "prometheus": NA, "victoriametrics": NA}, "higher"))
-        res.rows.append(Row(f"append_batch+commit CPU, {n:,} series/batch", "CPU s / 1M samples",
-                            {"promlite": c, "prometheus": NA, "victoriametrics": NA}))
-        xs.append(n)
-        msps.append(w.median)
-        cpu_per_m.append(c.median)
-    ctx.done(task)
-    res.plots["head_append"] = {
-        "kind": "lines", "title": "promlite head ingest: CPU per million samples vs batch size (WAL on)",
-        "x": xs, "xlabel": "series per batch (one scrape)", "ylabel": "CPU s / 1M samples", "logx": True,
-        "series": {"promlite": cpu_per_m}}
-    return res

@@ -143,7 +143,8 @@ def run(ctx: Context) -> SuiteResult:
         from query.engine import Engine
     except ImportError as e:
         Engine = None  # noqa: N806
-        why = f"engine not available ({e})"[:70]
+        why = "engine not available"
+        res.note += f"; promlite: query.engine not importable ({e})"
     if isinstance(pl, str) or Engine is None:
         for q in queries:
             lat[q.id]["promlite"] = pl if isinstance(pl, str) else why
@@ -175,9 +176,10 @@ def run(ctx: Context) -> SuiteResult:
             with Server(PROMLITE, sys.executable, d) as srv:
                 for q in queries:
                     try:
-                        once, _ = _http_timed(srv, q, ds)
+                        once, box = _http_timed(srv, q, ds)
                         wall, _ = repeat(once, runs=ctx.runs, warmup=1, max_seconds=per_query_budget)
                         lat_http[q.id] = wall.scaled(lambda s: s * 1e3, "ms")
+                        counts[q.id]["promlite (HTTP)"] = _summary(q.kind, json.loads(box["body"]))
                     except Exception as e:  # noqa: BLE001 - a cell, not a failed suite
                         lat_http[q.id] = f"error: {type(e).__name__}: {e}"[:70]
         except MeasureError as e:
@@ -248,12 +250,16 @@ def _checks(res: SuiteResult, queries: list[Query], counts) -> None:
     """Note where systems disagree on the series count or on a check query's value."""
     bad = []
     for q in queries:
-        got = {s: counts[q.id][s] for s in SYSTEMS if s in counts[q.id]}
+        got = counts[q.id]
         if len({n for n, _ in got.values()}) > 1:
             bad.append(f"{q.id}: series {dict((s, n) for s, (n, _) in got.items())}")
         if q.id.startswith("check"):
             vals = {s: v for s, (_, v) in got.items()}
             if len({v for v in vals.values() if v is not None}) > 1:
                 bad.append(f"{q.id}: values {vals}")
+    compared = sum(1 for q in queries if len(counts[q.id]) > 1)
     if bad:
         res.note += "; disagreements: " + "; ".join(bad)[:400]
+    elif compared:
+        res.note += (f"; cross-check: the systems agree on the series count of {compared} queries "
+                     "and on the check_* values")

@@ -20,7 +20,7 @@ import time
 from aiohttp import web
 
 from . import api_admin, api_meta, api_query, ui_routes
-from .envelope import APIError, error_response, json_response
+from .envelope import APIError, error_response
 from .state import STATE, ServerState
 from .webconfig import WebConfig, auth_middleware
 
