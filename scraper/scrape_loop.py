@@ -35,6 +35,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import partial
@@ -89,6 +90,11 @@ class TargetStatus:
     series_added: int = 0
     metadata: dict[str, Metadata] = field(default_factory=dict)
     scrapes: int = 0
+    #: actual seconds between consecutive scrapes (the last 128), their sum and count: the source of
+    #: ``prometheus_target_interval_length_seconds``, which shows a loop falling behind its schedule
+    intervals: deque = field(default_factory=lambda: deque(maxlen=128))
+    interval_sum: float = 0.0
+    interval_count: int = 0
 
 
 class ScrapeLoop:
@@ -221,6 +227,11 @@ class ScrapeLoop:
         st = self.status
         st.health = "down" if error else "up"
         st.last_error = error or ""
+        if st.last_scrape is not None:
+            gap = ts_ms / 1000 - st.last_scrape
+            st.intervals.append(gap)
+            st.interval_sum += gap
+            st.interval_count += 1
         st.last_scrape = ts_ms / 1000
         st.last_scrape_duration = duration
         st.scrapes += 1

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -31,13 +32,52 @@ from prometheus_client import (
     ProcessCollector,
     Summary,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.exposition import choose_encoder
 
 from promlite import __version__
 
 # Prometheus's buckets for prometheus_http_request_duration_seconds
 HTTP_BUCKETS = (0.1, 0.2, 0.4, 1, 3, 8, 20, 60, 120)
+
+
+def _interval_summary(targets) -> SummaryMetricFamily:
+    """``prometheus_target_interval_length_seconds{interval=...}``: actual scrape intervals, as Prometheus."""
+    by_interval: dict[str, list] = {}
+    for a in targets:
+        st = a.status
+        key = _duration_label(a.target.interval_ms)
+        acc = by_interval.setdefault(key, [[], 0.0, 0])
+        acc[0].extend(st.intervals)
+        acc[1] += st.interval_sum
+        acc[2] += st.interval_count
+    fam = SummaryMetricFamily("prometheus_target_interval_length_seconds",
+                              "Actual intervals between scrapes.", labels=["interval"])
+    for key, (recent, total, count) in sorted(by_interval.items()):
+        fam.add_metric([key], count_value=count, sum_value=total)
+        if recent:
+            qs = np.quantile(np.asarray(recent, dtype=float), QUANTILES)
+            for q, v in zip(QUANTILES, qs.tolist(), strict=True):
+                fam.add_sample("prometheus_target_interval_length_seconds", {"interval": key, "quantile": str(q)}, v)
+    return fam
+
+
+QUANTILES = (0.01, 0.05, 0.5, 0.9, 0.99)
+
+
+def _duration_label(ms: int) -> str:
+    """Go's ``time.Duration.String()`` (``15s``, ``1m0s``, ``1h0m0s``, ``500ms``), as Prometheus labels the metric."""
+    ms = int(ms)
+    if ms < 1000:
+        return f"{ms}ms"
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    sec = f"{rest / 1000:g}s"
+    if h:
+        return f"{h}h{m}m{sec}"
+    if m:
+        return f"{m}m{sec}"
+    return sec
 
 
 class _StorageCollector:
@@ -61,6 +101,7 @@ class _StorageCollector:
             for job, n in sorted(pools.items()):
                 g.add_metric([job], n)
             yield g
+            yield _interval_summary(mgr.active_targets())
 
     def _storage(self, db):
         st = db.stats()

@@ -148,3 +148,10 @@ def test_render_shapes():
 ])
 def test_unescape_label_name(raw, name):
     assert unescape_label_name(raw) == name
+
+
+def test_interval_label_is_go_duration_string():
+    from promlite.server.selfmetrics import _duration_label
+
+    assert [_duration_label(x) for x in (15000, 60000, 90000, 3600000, 500, 1500)] == [
+        "15s", "1m0s", "1m30s", "1h0m0s", "500ms", "1.5s"]
