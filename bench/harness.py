@@ -115,7 +115,7 @@ def run_isolated(target: str, kwargs: dict[str, Any], *, timeout_s: float = 600,
 
     Returns the function's JSON-able result and the child's CPU time and peak
     RSS as the kernel accounted them. The child must not spawn grandchildren
-    whose cost should count: rusage of one ``wait4`` covers the child only.
+    whose cost should count: ``getrusage(RUSAGE_SELF)`` covers the child only.
     """
     cmd = [sys.executable, "-m", "bench.harness", target]
     t0 = time.perf_counter()
@@ -127,7 +127,7 @@ def run_isolated(target: str, kwargs: dict[str, Any], *, timeout_s: float = 600,
         proc.kill()
         proc.communicate()
         raise MeasureError(f"{target}: timed out after {timeout_s:.0f} s") from None
-    # The child reports its own getrusage at exit (last stdout line).
+    # The child reports its own rusage and VmHWM at exit (last stdout line).
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = err.decode(errors="replace").strip().splitlines()[-5:]

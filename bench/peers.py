@@ -145,9 +145,14 @@ class Server:
             self._health = "/-/ready"
         else:
             raise RuntimeError(f"BUG: unknown peer {name!r}")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     cwd=_REPO if name == PROMLITE else self.data_dir,
-                                     preexec_fn=_die_with_parent)
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         cwd=_REPO if name == PROMLITE else self.data_dir,
+                                         preexec_fn=_die_with_parent)
+        except OSError as e:
+            self._log.close()
+            os.unlink(self._log.name)
+            raise MeasureError(f"cannot start {name}: {e}") from None
         _LIVE.add(self)
         self._wait_ready(ready_timeout_s)
 

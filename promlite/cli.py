@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["debug", "info", "warn", "error"], help="log level (default: info)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
+    from .bench_cli import add_bench_command
     from .promqltest_cli import add_promqltest_command
     from .serve_cli import add_server_commands
     from .tsdb_cli import add_tsdb_commands
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_commands(sub)
     add_tsdb_commands(sub)
     add_promqltest_command(sub)
+    add_bench_command(sub)
     return p
 
 
