@@ -20,7 +20,7 @@ import time
 from aiohttp import web
 
 from . import api_admin, api_meta, api_query, ui_routes
-from .envelope import APIError, error_response
+from .envelope import APIError, compress_if_accepted, error_response
 from .state import STATE, ServerState
 from .webconfig import WebConfig, auth_middleware
 
@@ -66,6 +66,7 @@ async def envelope_middleware(request: web.Request, handler):
     m = state.metrics
     m.http_duration.labels(handler_label).observe(time.perf_counter() - t0)
     m.http_requests.labels(str(resp.status), handler_label).inc()
+    await compress_if_accepted(request, resp)
     return resp
 
 

@@ -26,11 +26,14 @@ sharing the step timestamps' text across series halves the work.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import zlib
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import orjson
 from aiohttp import web
 
 # errorType -> HTTP status (prometheus/web/api/v1/api.go, returnAPIError)
@@ -81,10 +84,13 @@ def format_value(v: float) -> str:
 def format_values(values: np.ndarray) -> list[str]:
     """:func:`format_value` of every element, without a Python call per element in the common cases.
 
-    Integral values below 1e16 (exact in int64, as repr prints them) go through ``str(int)``, other finite values
-    with a decimal exponent in [-4, 16) through ``repr`` (already positional
-    there); NaN, ±Inf, -0.0 and very small or large magnitudes, the rare
-    rest, take :func:`format_value`.
+    Integral values below 1e16 go through one ``orjson`` dump of an int64
+    array; other finite values with a magnitude in [1e-5, 1e16) through one
+    ``orjson`` dump of the floats, whose Ryu output there is positional and
+    shortest, exactly Go's ``FormatFloat(v, 'f', -1, 64)``; NaN, ±Inf, -0.0
+    and very small or large magnitudes, the rare rest, take
+    :func:`format_value`. (CPython's ``repr`` gives the same digits but costs
+    about 1 µs a value, which made large ``query_range`` answers slow.)
     """
     v = np.asarray(values, dtype=np.float64).ravel()
     out = np.empty(len(v), dtype=object)
@@ -92,15 +98,20 @@ def format_values(values: np.ndarray) -> list[str]:
         a = np.abs(v)
         finite = np.isfinite(v)
         integral = finite & (v == np.trunc(v)) & (a < 1e16) & ~((v == 0) & np.signbit(v))
-        plain = finite & ~integral & (a >= 1e-4) & (a < 1e16)
+        plain = finite & ~integral & (a >= 1e-5) & (a < 1e16)
     rest = ~(integral | plain)
     if integral.any():
-        out[integral] = list(map(str, v[integral].astype(np.int64).tolist()))
+        out[integral] = _dump_list(v[integral].astype(np.int64))
     if plain.any():
-        out[plain] = list(map(repr, v[plain].tolist()))
+        out[plain] = _dump_list(v[plain])
     if rest.any():
         out[rest] = [format_value(x) for x in v[rest].tolist()]
     return out.tolist()
+
+
+def _dump_list(arr: np.ndarray) -> list[str]:
+    text = orjson.dumps(arr, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return text[1:-1].split(",")
 
 
 def format_timestamp(ms: int) -> str:
@@ -154,10 +165,27 @@ COMPRESS_MIN_BYTES = 64 * 1024
 
 
 def json_response(text: str, status: int = 200) -> web.Response:
-    """A JSON response; large bodies are gzip/deflate-compressed when the client accepts it (as Prometheus)."""
-    resp = web.Response(text=text, status=status, content_type=JSON_CT, charset="utf-8")
-    if len(text) >= COMPRESS_MIN_BYTES:
-        resp.enable_compression()
-    return resp
+    """A JSON response; large bodies are gzipped by :func:`compress_if_accepted` (as Prometheus)."""
+    return web.Response(text=text, status=status, content_type=JSON_CT, charset="utf-8")
+
+
+def gzip_level1(body: bytes) -> bytes:
+    """gzip at level 1: 5x faster than zlib's default 6 for ~15 % more bytes, the better trade on loopback and LANs."""
+    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+    return c.compress(body) + c.flush()
+
+
+async def compress_if_accepted(request: web.Request, resp: web.StreamResponse) -> None:
+    """Gzip a large JSON body when the client accepts gzip; the work runs off the event loop."""
+    if not isinstance(resp, web.Response) or resp.content_type != JSON_CT or "Content-Encoding" in resp.headers:
+        return
+    body = resp.body
+    if not isinstance(body, bytes | bytearray) or len(body) < COMPRESS_MIN_BYTES:
+        return
+    if "gzip" not in request.headers.get("Accept-Encoding", "").lower():
+        return
+    resp.body = await asyncio.get_running_loop().run_in_executor(None, gzip_level1, bytes(body))
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.headers["Vary"] = "Accept-Encoding"
 
 
