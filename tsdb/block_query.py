@@ -22,7 +22,8 @@ from .labels import Labels
 from .matchers import Matcher
 from .samples import SampleArrays
 
-# labels, chunk min times, max times, segment refs, and whether the chunks' CRCs were checked
+# [labels, chunks as (mint, maxt, segment ref) tuples, segment refs, whether the chunks' CRCs were checked].
+# Plain Python tuples: a series has a handful of chunks per block, where a Python loop beats numpy calls.
 _CacheEntry = list
 
 
@@ -33,8 +34,8 @@ def _series_entry(block: Block, ref: int) -> _CacheEntry:
     e = cache.get(ref)
     if e is None:
         labels, crefs = block.index.series(ref)
-        arr = np.array([(c.mint, c.maxt, c.ref) for c in crefs], dtype=np.int64).reshape(-1, 3)
-        e = cache[ref] = [labels, arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy(), False]
+        chunks = [(c.mint, c.maxt, c.ref) for c in crefs]
+        e = cache[ref] = [labels, chunks, [c[2] for c in chunks], False]
     return e
 
 
@@ -44,42 +45,38 @@ def read_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: int) 
         return [], SampleArrays.empty()
     stones = block._stones
     labels: list[Labels] = []
-    crefs: list[np.ndarray] = []
+    flat: list[int] = []
     counts: list[int] = []
     deleted: dict[int, list[tuple[int, int]]] = {}
     entries: list[_CacheEntry] = []
     whole = block.min_time >= mint and block.max_time - 1 <= maxt  # every chunk is in range
     for ref in block.postings_for_matchers(matchers).tolist():
         entry = _series_entry(block, ref)
-        lab, cmin, cmax, cref = entry[0], entry[1], entry[2], entry[3]
         ivs = stones.get(ref)
         if whole and not ivs:
-            picked = cref
+            picked = entry[2]
         else:
-            sel = (cmax >= mint) & (cmin <= maxt)
-            if ivs:
-                for a, b in ivs:
-                    sel &= ~((cmin >= a) & (cmax <= b))
-            picked = cref[sel]
-        if not len(picked):
+            picked = [r for a, b, r in entry[1] if b >= mint and a <= maxt
+                      and not (ivs and any(x <= a and b <= y for x, y in ivs))]
+        if not picked:
             continue
         if ivs:
             deleted[len(labels)] = list(ivs)
-        labels.append(lab)
+        labels.append(entry[0])
         entries.append(entry)
-        crefs.append(picked)
+        flat.extend(picked)
         counts.append(len(picked))
     if not labels:
         return [], SampleArrays.empty()
-    refs = np.concatenate(crefs)
+    refs = np.array(flat, dtype=np.int64)
     verify = np.zeros(len(refs), dtype=np.bool_)
     if Block.verify_chunks:
-        verify = np.repeat(np.array([not e[4] for e in entries], dtype=np.bool_), counts)
+        verify = np.repeat(np.array([not e[3] for e in entries], dtype=np.bool_), counts)
     ts, vs, bounds = _decode_chunks(block, refs, verify)
     if Block.verify_chunks:
-        for e, picked in zip(entries, crefs, strict=True):
-            if len(picked) == len(e[3]):
-                e[4] = True  # every chunk of the series passed its CRC check: no need to check again
+        for e, n in zip(entries, counts, strict=True):
+            if n == len(e[2]):
+                e[3] = True  # every chunk of the series passed its CRC check: no need to check again
     chunk_edges = np.zeros(len(labels) + 1, dtype=np.int64)
     np.cumsum(counts, out=chunk_edges[1:])
     arrs = SampleArrays(np.arange(len(labels), dtype=np.int64), ts, vs, bounds[chunk_edges])
