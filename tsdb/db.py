@@ -193,7 +193,7 @@ class DB:
             if isinstance(rec, SeriesRecord):
                 for ref, labels in zip(rec.refs.tolist(), rec.labels, strict=True):
                     existing = head.index.get(labels)
-                    if existing is None and ref >= head.index.next_ref:
+                    if existing is None and head.index.is_free(ref):
                         head.create(labels, ref)
                         self._mark_logged(np.array([ref]))
                     elif existing is not None and existing != ref:

@@ -19,6 +19,7 @@ Not thread-safe: the DB serialises writers and hands readers copies.
 
 from __future__ import annotations
 
+import bisect
 from array import array
 from collections.abc import Iterable, Sequence
 from itertools import chain
@@ -58,20 +59,29 @@ class SeriesIndex:
     def _intern(self, s: str) -> str:
         return self._symbols.setdefault(s, s)
 
+    def is_free(self, ref: int) -> bool:
+        """Whether ``ref`` names no live series (never used, or garbage-collected)."""
+        return ref >= len(self._labels) or self._labels[ref] is None
+
     def add(self, labels: Labels, ref: int | None = None) -> int:
-        """Register a new series; ``ref`` (from WAL replay) must not be below ``next_ref``."""
+        """Register a new series; ``ref`` (from WAL replay) must be free (see :meth:`is_free`).
+
+        WAL replay may define refs out of order: a series created by an
+        appender that was rolled back is logged only when a later commit uses
+        it, after series with higher refs. Postings stay sorted either way.
+        """
         flat = tuple(self._intern(x) for x in chain.from_iterable(labels))
         if flat in self._by_labels:
             raise RuntimeError(f"BUG: series {labels!r} already registered")
         if ref is None:
             ref = len(self._labels)
-        elif ref < len(self._labels):
-            raise RuntimeError(f"BUG: ref {ref} reused (next ref is {len(self._labels)})")
-        if ref > len(self._labels):
-            self._labels.extend([None] * (ref - len(self._labels)))
-        self._labels.append(flat)
+        elif not self.is_free(ref):
+            raise RuntimeError(f"BUG: ref {ref} is already in use")
+        if ref >= len(self._labels):
+            self._labels.extend([None] * (ref + 1 - len(self._labels)))
+        self._labels[ref] = flat
         self._by_labels[flat] = ref
-        self._all.append(ref)
+        _insert_sorted(self._all, ref)
         postings = self._postings
         for i in range(0, len(flat), 2):
             name, value = flat[i], flat[i + 1]
@@ -82,9 +92,9 @@ class SeriesIndex:
             if lst is None:
                 values[value] = ref
             elif isinstance(lst, int):
-                values[value] = array("q", (lst, ref))
+                values[value] = array("q", sorted((lst, ref)))
             else:
-                lst.append(ref)
+                _insert_sorted(lst, ref)
         self._num_live += 1
         return ref
 
@@ -163,3 +173,11 @@ def _as_array(p: array | int) -> NDArray[np.int64]:
     if isinstance(p, int):
         return np.array([p], dtype=np.int64)
     return np.frombuffer(p, dtype=np.int64).copy()
+
+
+def _insert_sorted(arr: array, ref: int) -> None:
+    """Append ``ref`` (the usual case: refs grow), or insert it in order (WAL replay filling a gap)."""
+    if not arr or arr[-1] < ref:
+        arr.append(ref)
+    else:
+        bisect.insort(arr, ref)

@@ -62,6 +62,8 @@ class Matcher:
             raise InvalidMatcherError("matcher name and value must be strings")
         if self.type in (MatchType.RE, MatchType.NRE):
             object.__setattr__(self, "_re", _compile(self.value))
+            object.__setattr__(self, "_fast", _fast_path(self.value))
+            object.__setattr__(self, "_seen", {})
 
     @classmethod
     def eq(cls, name: str, value: str) -> Matcher:
@@ -94,8 +96,24 @@ class Matcher:
             return value == self.value
         if t is MatchType.NEQ:
             return value != self.value
-        hit = self._re.fullmatch(value) is not None  # type: ignore[union-attr]
+        hit = self._regex_hit(value)
         return hit if t is MatchType.RE else not hit
+
+    def _regex_hit(self, value: str) -> bool:
+        # A call into re2 costs ~10 µs from Python; label values repeat across
+        # blocks and queries, so remember answers (bounded) and take the
+        # common shapes (`prefix.*`, `prefix.+`, `a|b|c`) without re2.
+        fast = self._fast
+        if fast is not None:
+            return fast(value)
+        seen = self._seen
+        hit = seen.get(value)
+        if hit is None:
+            hit = self._re.fullmatch(value) is not None  # type: ignore[union-attr]
+            if len(seen) > 100_000:
+                seen.clear()
+            seen[value] = hit
+        return hit
 
     @property
     def matches_empty(self) -> bool:
@@ -110,3 +128,26 @@ class Matcher:
     def __str__(self) -> str:
         v = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'{self.name}{self.type.value}"{v}"'
+
+
+_META = set("\\.+*?()|[]{}^$")
+
+
+def _literal(text: str) -> bool:
+    return not any(c in _META for c in text)
+
+
+def _fast_path(pattern: str):
+    """A plain-Python predicate equal to fully anchored RE2 ``(?s:pattern)``, for the simplest shapes, or None."""
+    if pattern.endswith(".*") and _literal(pattern[:-2]):
+        prefix = pattern[:-2]
+        return lambda v: v.startswith(prefix)
+    if pattern.endswith(".+") and _literal(pattern[:-2]):
+        prefix = pattern[:-2]
+        n = len(prefix)
+        return lambda v: len(v) > n and v.startswith(prefix)
+    alts = pattern.split("|")
+    if all(_literal(a) for a in alts):
+        options = frozenset(alts)
+        return options.__contains__
+    return None
