@@ -11,28 +11,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-
+import _exposition_corpus as corpus  # noqa: E402 - beside the tests (see conftest.py)
 import pytest
 
 from scraper.exposition import ExpositionError, StreamParser, parse_openmetrics, parse_text
 
-
-def _load_helper(name: str):
-    """Import a helper module that sits next to this file (pytest runs with
-    --import-mode=importlib, so this directory is not on sys.path)."""
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-corpus = _load_helper("_exposition_corpus")
 CASES_TXT, OM_DIR = corpus.CASES_TXT, corpus.OM_DIR
 chunked, check_cached, compare_meta = corpus.chunked, corpus.check_cached, corpus.compare_meta
 compare_samples, known_failures, om_cases = corpus.compare_samples, corpus.known_failures, corpus.om_cases

@@ -4,11 +4,10 @@ with the token scanner and the whole-body parse."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import struct
-import sys
 
+import _exposition_corpus as corpus  # noqa: E402 - beside the tests (see conftest.py)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,18 +22,6 @@ from scraper.exposition import (
 from scraper.exposition._lex import TokenError
 from scraper.exposition.text import TextLineParser
 
-
-def _load_helper(name: str):
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-corpus = _load_helper("_exposition_corpus")
 FUZZ = settings(max_examples=int(os.environ.get("EXPOSITION_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 SEEDS = [

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
-import sys
 
+import _scrape_helpers as H  # noqa: E402 - beside the tests (see conftest.py)
 import pytest
 
 import tsdb
 from scraper.config import ConfigError, load_config
 from scraper.file_sd import FileSD, FileSDError, parse_target_groups
 from scraper.manager import ReloadError, ScrapeManager
-
-
-def _load(name: str):
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-H = _load("_scrape_helpers")
 
 
 @pytest.fixture

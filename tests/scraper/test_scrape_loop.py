@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import math
 import os
 import shutil
 import socket
-import sys
 import time
 
+import _scrape_helpers as H  # noqa: E402 - beside the tests (see conftest.py)
 import numpy as np
 import pytest
 
@@ -23,18 +22,6 @@ from scraper.scrape_loop import ScrapeLoop, scrape_offset
 from scraper.targets import TargetGroup, targets_from_group
 from scraper.transport import ScrapeClient, ScrapeError, accept_header
 
-
-def _load(name: str):
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-H = _load("_scrape_helpers")
 TARGET = (("instance", "host:9100"), ("job", "node"))
 TS = 1_700_000_000_000
 
