@@ -240,6 +240,23 @@ def _almost_equal(a, b, eps):  # pragma: no cover - numba
 
 
 @njit(cache=True)
+def _coalesce_buckets(ub, cnt):  # pragma: no cover - numba
+    """Merge buckets with equal upper bounds (summing counts); returns (bounds, counts, k used)."""
+    n = len(ub)
+    bu = np.empty(n)
+    bc = np.empty(n)
+    k = 0
+    for i in range(n):
+        if k > 0 and ub[i] == bu[k - 1]:
+            bc[k - 1] += cnt[i]
+        else:
+            bu[k] = ub[i]
+            bc[k] = cnt[i]
+            k += 1
+    return bu, bc, k
+
+
+@njit(cache=True)
 def _bucket_quantile(q, ub, cnt):  # pragma: no cover - numba
     """Prometheus's ``BucketQuantile`` for buckets sorted by upper bound ``ub``."""
     if math.isnan(q):
@@ -251,17 +268,7 @@ def _bucket_quantile(q, ub, cnt):  # pragma: no cover - numba
     n = len(ub)
     if n == 0 or not (math.isinf(ub[n - 1]) and ub[n - 1] > 0):
         return np.nan
-    # Coalesce equal upper bounds.
-    bu = np.empty(n)
-    bc = np.empty(n)
-    k = 0
-    for i in range(n):
-        if k > 0 and ub[i] == bu[k - 1]:
-            bc[k - 1] += cnt[i]
-        else:
-            bu[k] = ub[i]
-            bc[k] = cnt[i]
-            k += 1
+    bu, bc, k = _coalesce_buckets(ub, cnt)
     prev = bc[0]
     for i in range(1, k):
         cur = bc[i]
@@ -305,16 +312,7 @@ def _bucket_fraction(lower, upper, ub, cnt):  # pragma: no cover - numba
     n = len(ub)
     if n == 0 or not (math.isinf(ub[n - 1]) and ub[n - 1] > 0):
         return np.nan
-    bu = np.empty(n)
-    bc = np.empty(n)
-    k = 0
-    for i in range(n):
-        if k > 0 and ub[i] == bu[k - 1]:
-            bc[k - 1] += cnt[i]
-        else:
-            bu[k] = ub[i]
-            bc[k] = cnt[i]
-            k += 1
+    bu, bc, k = _coalesce_buckets(ub, cnt)
     count = bc[k - 1]
     if count == 0 or math.isnan(lower) or math.isnan(upper):
         return np.nan

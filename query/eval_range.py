@@ -121,17 +121,25 @@ def _extrapolated(t, v, start, end, is_counter, is_rate, range_s, correction=np.
                 if v[i] < prev:
                     result += prev
                 prev = v[i]
-    to_start = (t[0] - start) / 1000.0
-    to_end = (end - t[n - 1]) / 1000.0
-    sampled = (t[n - 1] - t[0]) / 1000.0
+    return result * _extrapolation_factor(t[0], t[n - 1], n, v[0], result, start, end, is_counter, is_rate,
+                                          range_s), True
+
+
+@njit(cache=True)
+def _extrapolation_factor(t0, t1, n, first, result, start, end, is_counter, is_rate, range_s):  # pragma: no cover - numba
+    """Prometheus's ``extrapolatedRate`` factor for a window of ``n`` samples from ``t0`` to ``t1`` (ms)."""
+    to_start = (t0 - start) / 1000.0
+    to_end = (end - t1) / 1000.0
+    sampled = (t1 - t0) / 1000.0
     avg = sampled / (n - 1)
     threshold = avg * 1.1
     if to_start >= threshold:
         to_start = avg / 2
     if is_counter:
+        # a counter cannot be extrapolated below zero
         to_zero = to_start
-        if result > 0 and v[0] >= 0:
-            to_zero = sampled * (v[0] / result)
+        if result > 0 and first >= 0:
+            to_zero = sampled * (first / result)
         if to_zero < to_start:
             to_start = to_zero
     if to_end >= threshold:
@@ -139,7 +147,7 @@ def _extrapolated(t, v, start, end, is_counter, is_rate, range_s, correction=np.
     factor = (sampled + to_start + to_end) / sampled
     if is_rate:
         factor /= range_s
-    return result * factor, True
+    return factor
 
 
 @njit(cache=True)
@@ -150,26 +158,8 @@ def _extrapolated_idx(ts, vs, lo, hi, start, end, is_rate, range_s, correction):
         return np.nan, False
     first = vs[lo]
     result = vs[hi - 1] - first + correction
-    t0 = ts[lo]
-    t1 = ts[hi - 1]
-    to_start = (t0 - start) / 1000.0
-    to_end = (end - t1) / 1000.0
-    sampled = (t1 - t0) / 1000.0
-    avg = sampled / (n - 1)
-    threshold = avg * 1.1
-    if to_start >= threshold:
-        to_start = avg / 2
-    to_zero = to_start
-    if result > 0 and first >= 0:
-        to_zero = sampled * (first / result)
-    if to_zero < to_start:
-        to_start = to_zero
-    if to_end >= threshold:
-        to_end = avg / 2
-    factor = (sampled + to_start + to_end) / sampled
-    if is_rate:
-        factor /= range_s
-    return result * factor, True
+    return result * _extrapolation_factor(ts[lo], ts[hi - 1], n, first, result, start, end, True, is_rate,
+                                          range_s), True
 
 
 @njit(cache=True)
