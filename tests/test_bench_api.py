@@ -12,15 +12,10 @@ failed when env ``CI`` is set (CI must have it).
 import json
 import os
 import shutil
-import sys
 
 import pytest
 
-# bench/ is not an installed package and pytest runs with --import-mode=importlib.
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-from bench import api_bench  # noqa: E402
+from bench import api_bench
 
 
 def test_cpu_seconds_from_stat_counts_fields_after_the_name():

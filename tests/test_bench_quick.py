@@ -12,9 +12,6 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Until bench/ is part of the installed distribution (pytest runs with --import-mode=importlib).
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
 SYSTEMS = {"promlite", "prometheus", "victoriametrics"}
 
 

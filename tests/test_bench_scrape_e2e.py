@@ -11,16 +11,11 @@ failed when env ``CI`` is set (CI must have it).
 
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
 
-# bench/ is not an installed package and pytest runs with --import-mode=importlib.
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-from bench import scrape_e2e  # noqa: E402
+from bench import scrape_e2e
 
 
 def test_lateness_against_the_grid():
