@@ -34,8 +34,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import CorruptError
+from ..fsutil import fsync_dir
 from .encoding import Decbuf, crc32, put_uvarint
-from .fsutil import fsync_dir
 
 CHUNKS_DIRNAME = "chunks"
 SEGMENT_MAGIC = 0x85BD40DD

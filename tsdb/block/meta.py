@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CorruptError
-from .fsutil import replace_file_atomic
+from ..fsutil import replace_file_atomic
 from .ulid import is_ulid
 
 META_FILENAME = "meta.json"

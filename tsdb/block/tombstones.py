@@ -24,8 +24,8 @@ import os
 from collections.abc import Iterable, Mapping
 
 from ..errors import CorruptError
+from ..fsutil import replace_file_atomic
 from .encoding import Decbuf, crc32, put_uvarint, put_varint
-from .fsutil import replace_file_atomic
 
 TOMBSTONES_FILENAME = "tombstones"
 TOMBSTONES_MAGIC = 0x0130BA30

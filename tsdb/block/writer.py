@@ -29,9 +29,9 @@ import shutil
 from collections.abc import Iterable, Sequence
 
 from ..errors import TSDBError
+from ..fsutil import fsync_dir, write_file_durable
 from ..labels import Labels
 from .chunkfile import CHUNKS_DIRNAME, MAX_SEGMENT_SIZE, ChunkMeta, ChunkWriter, num_samples
-from .fsutil import fsync_dir, write_file_durable
 from .index_writer import INDEX_FILENAME, IndexWriter
 from .meta import BlockDesc, BlockMeta, BlockStats, Compaction, write_meta
 from .tombstones import TOMBSTONES_FILENAME, encode_tombstones

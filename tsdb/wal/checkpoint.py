@@ -41,9 +41,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import CorruptError
+from ..fsutil import fsync_dir
 from .frames import (
     checkpoint_name,
-    fsync_dir,
     latest_checkpoint,
     list_segments,
     read_segment,

@@ -36,7 +36,6 @@ __all__ = [
     "SegmentReader",
     "checkpoint_name",
     "frame",
-    "fsync_dir",
     "latest_checkpoint",
     "list_segments",
     "read_segment",
@@ -85,15 +84,6 @@ def latest_checkpoint(dir: str) -> tuple[int, str] | None:
             if best is None or i > best[0]:
                 best = (i, os.path.join(dir, n))
     return best
-
-
-def fsync_dir(path: str) -> None:
-    """Make renames, creations and deletions in directory ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ----------------------------------------------------------------- frames

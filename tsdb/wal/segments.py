@@ -49,11 +49,11 @@ from collections.abc import Iterator
 from typing import Literal
 
 from ..errors import ClosedError, CorruptError, StorageFullError
+from ..fsutil import fsync_dir
 from .frames import (
     FRAME_HEADER_SIZE,
     SegmentReader,
     frame,
-    fsync_dir,
     latest_checkpoint,
     list_segments,
     segment_name,
