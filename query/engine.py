@@ -62,7 +62,7 @@ from .eval_selectors import (
     select_instant,
     select_range,
 )
-from .parser import parse_expr
+from .parser import parse_expr_cached
 from .types import ValueType
 from .values import (
     InstantVector,
@@ -142,7 +142,7 @@ class Engine:
         return Matrix([m.labels[i] for i in order], times, m.values[order], m.present[order])
 
     def _prepare(self, expr: str | Expr, step_ms: int, range_ms: int) -> Expr:
-        node = parse_expr(expr) if isinstance(expr, str) else expr
+        node = parse_expr_cached(expr) if isinstance(expr, str) else expr
         try:
             return resolve_durations(node, step_ms, range_ms)
         except ValueError as e:

@@ -121,10 +121,18 @@ def group_key(labels: Labels, grouping: tuple[str, ...], without: bool) -> Label
 
 
 def _groups(m: SeriesMatrix, grouping, without) -> tuple[list[Labels], np.ndarray, np.ndarray, np.ndarray]:
+    n = len(m)
+    if not grouping and not without:  # one group, labelled {}: the common ``sum(...)``/``count(...)``
+        z = np.zeros(n, dtype=np.int64)
+        return [()], z, np.arange(n, dtype=np.int64), np.array([0, n], dtype=np.int64)
     ids: dict[Labels, int] = {}
-    gid = np.empty(len(m), dtype=np.int64)
-    for i, lab in enumerate(m.labels):
-        gid[i] = ids.setdefault(group_key(lab, grouping, without), len(ids))
+    if without:
+        drop = set(grouping) | NAME_LABELS
+        keys = [tuple(p for p in lab if p[0] not in drop) for lab in m.labels]
+    else:
+        keep = set(grouping)
+        keys = [tuple(p for p in lab if p[0] in keep) for lab in m.labels]
+    gid = np.fromiter((ids.setdefault(k, len(ids)) for k in keys), dtype=np.int64, count=n)
     order = np.argsort(gid, kind="stable")
     starts = np.zeros(len(ids) + 1, dtype=np.int64)
     np.cumsum(np.bincount(gid, minlength=len(ids)), out=starts[1:])

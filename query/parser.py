@@ -21,6 +21,7 @@ per-parse state); parsing itself does not re-read the grammar.
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -81,6 +82,12 @@ def _lark() -> tuple[Lark, Builder]:
         )
         _ctx.builder = builder
     return _ctx.lark, _ctx.builder  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_expr_cached(text: str) -> Expr:
+    """``parse_expr`` with default options, memoised: dashboards repeat the same queries and the AST is immutable."""
+    return parse_expr(text)
 
 
 def parse_expr(text: str, options: ParseOptions | None = None) -> Expr:

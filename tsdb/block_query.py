@@ -22,7 +22,7 @@ from .labels import Labels
 from .matchers import Matcher
 from .samples import SampleArrays
 
-# [labels, chunks as (mint, maxt, segment ref) tuples, segment refs, whether the chunks' CRCs were checked].
+# [labels, chunks as (mint, maxt, segment ref) tuples, segment refs, CRC state: False, the checked refs, or True].
 # Plain Python tuples: a series has a handful of chunks per block, where a Python loop beats numpy calls.
 _CacheEntry = list
 
@@ -49,34 +49,36 @@ def read_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: int) 
     counts: list[int] = []
     deleted: dict[int, list[tuple[int, int]]] = {}
     entries: list[_CacheEntry] = []
+    picks: list[list[int]] = []
     whole = block.min_time >= mint and block.max_time - 1 <= maxt  # every chunk is in range
+    cache: dict[int, _CacheEntry] | None = getattr(block, "_query_series_cache", None)
+    if cache is None:
+        cache = block._query_series_cache = {}  # type: ignore[attr-defined]
     for ref in block.postings_for_matchers(matchers).tolist():
-        entry = _series_entry(block, ref)
-        ivs = stones.get(ref)
-        if whole and not ivs:
+        entry = cache.get(ref) or _series_entry(block, ref)
+        ivs = stones.get(ref) if stones else None
+        if ivs:
+            picked = [r for a, b, r in entry[1] if b >= mint and a <= maxt
+                      and not any(x <= a and b <= y for x, y in ivs)]
+        elif whole:
             picked = entry[2]
         else:
-            picked = [r for a, b, r in entry[1] if b >= mint and a <= maxt
-                      and not (ivs and any(x <= a and b <= y for x, y in ivs))]
+            picked = [r for a, b, r in entry[1] if b >= mint and a <= maxt]
         if not picked:
             continue
         if ivs:
             deleted[len(labels)] = list(ivs)
         labels.append(entry[0])
         entries.append(entry)
+        picks.append(picked)
         flat.extend(picked)
         counts.append(len(picked))
     if not labels:
         return [], SampleArrays.empty()
+    if Block.verify_chunks:
+        _check_once(block, entries, picks)
     refs = np.array(flat, dtype=np.int64)
-    verify = np.zeros(len(refs), dtype=np.bool_)
-    if Block.verify_chunks:
-        verify = np.repeat(np.array([not e[3] for e in entries], dtype=np.bool_), counts)
-    ts, vs, bounds = _decode_chunks(block, refs, verify)
-    if Block.verify_chunks:
-        for e, n in zip(entries, counts, strict=True):
-            if n == len(e[2]):
-                e[3] = True  # every chunk of the series passed its CRC check: no need to check again
+    ts, vs, bounds = _decode_chunks(block, refs, np.zeros(len(refs), dtype=np.bool_))
     chunk_edges = np.zeros(len(labels) + 1, dtype=np.int64)
     np.cumsum(counts, out=chunk_edges[1:])
     arrs = SampleArrays(np.arange(len(labels), dtype=np.int64), ts, vs, bounds[chunk_edges])
@@ -117,17 +119,59 @@ def _decode_chunks(block: Block, refs: np.ndarray, verify: np.ndarray):
     return ts[idx], vs[idx], bounds
 
 
+def _check_once(block: Block, entries: list[_CacheEntry], picks: list[list[int]]) -> None:
+    """CRC-check each picked chunk the first time it is read (an entry's ``[3]``: False, the set of
+    checked refs, or True once all its chunks passed), so repeated queries compute no CRC."""
+    todo: list[int] = []
+    touched = []
+    for e, picked in zip(entries, picks, strict=True):
+        done = e[3]
+        if done is True:
+            continue
+        if done and done.issuperset(picked):
+            continue
+        new = [r for r in picked if r not in done] if done else picked
+        if new:
+            todo.extend(new)
+            touched.append((e, new))
+    if not todo:
+        return
+    _check_chunks(block, np.array(todo, dtype=np.int64))
+    for e, new in touched:
+        checked = (e[3] or frozenset()) | frozenset(new)
+        e[3] = True if len(checked) == len(e[2]) else checked
+
+
+def _check_chunks(block: Block, refs: np.ndarray) -> None:
+    """CRC-check the chunks with segment refs ``refs``; raise ``CorruptError`` naming file and offset."""
+    reader = block.chunks
+    seg_idx = refs >> 32
+    offs = refs & 0xFFFFFFFF
+    for s in np.unique(seg_idx).tolist():
+        sel = offs[seg_idx == s]
+        m = reader._segment(s, s << 32)
+        seg = np.frombuffer(m, dtype=np.uint8)
+        try:
+            _locate(reader, s, seg, sel, np.ones(len(sel), dtype=np.bool_))
+        finally:
+            del seg
+
+
+def _locate(reader, index: int, seg: np.ndarray, offs: np.ndarray, verify: np.ndarray):
+    data_off = np.empty(len(offs), dtype=np.int64)
+    data_len = np.empty(len(offs), dtype=np.int64)
+    err = np.zeros(1, dtype=np.int64)
+    bad = locate_chunks(seg, offs.astype(np.int64), verify, ENCODING_XOR, CRC32C_TABLE, data_off, data_len, err)
+    if bad >= 0:
+        raise CorruptError(MESSAGES[int(err[0])], reader.paths[index], int(offs[bad]))
+    return data_off, data_len
+
+
 def _decode_segment(reader, index: int, offs: np.ndarray, verify: np.ndarray):
     m = reader._segment(index, int(index) << 32)
     seg = np.frombuffer(m, dtype=np.uint8)
     try:
-        data_off = np.empty(len(offs), dtype=np.int64)
-        data_len = np.empty(len(offs), dtype=np.int64)
-        err = np.zeros(1, dtype=np.int64)
-        bad = locate_chunks(seg, offs.astype(np.int64), verify, ENCODING_XOR, CRC32C_TABLE,
-                            data_off, data_len, err)
-        if bad >= 0:
-            raise CorruptError(MESSAGES[int(err[0])], reader.paths[index], int(offs[bad]))
+        data_off, data_len = _locate(reader, index, seg, offs, verify)
         return decode_xor_many(seg, data_off, data_len)
     finally:
         del seg

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import functools
 import logging
 import time
 
 from aiohttp import web
 
 from query.engine import QueryError, QueryTimeoutError, SampleLimitError
-from query.parser import ParseError, format_expr, parse_expr
+from query.parser import ParseError, format_expr, parse_expr_cached
 
 from .envelope import APIError, bad_data, json_response, success, success_text
 from .params import get_duration_ms, get_time, range_params
@@ -38,17 +37,11 @@ log = logging.getLogger("promlite.api")
 _BACKSTOP_GRACE_S = 5.0
 
 
-@functools.lru_cache(maxsize=1024)
-def _parse_cached(text: str):
-    """Dashboards repeat the same queries: the AST is immutable, so parse each text once."""
-    return parse_expr(text)
-
-
 def _parse(text: str | None):
     if text is None:
         text = ""
     try:
-        return _parse_cached(text)
+        return parse_expr_cached(text)
     except ParseError as e:
         raise bad_data(f'invalid parameter "query": {e}') from None
 
