@@ -1,6 +1,6 @@
 """``promlite bench``: run the benchmark suites and write the report.
 
-    promlite bench [SUITE...] [--quick] [--out DIR] [--series N] [--hours H]
+    promlite bench [SUITE...] [--quick] [--out DIR] [--series N] [--hours H] [--node-scrapes N]
 
 Runs the chosen suites (all by default) in one process, with Prometheus and
 VictoriaMetrics side by side where they are installed, prints one table per
@@ -33,8 +33,9 @@ from .datasets import DatasetUnavailable, Workspace
 from .peers import PEER_NAMES, find_peers
 from .suites import SUITE_NAMES, Context, SuiteResult, load_suite
 
-FULL = {"series": 1000, "hours": 24.0, "memory_series": (10_000, 100_000, 1_000_000), "runs": 5, "budget_s": 1500}
-QUICK = {"series": 100, "hours": 2.0, "memory_series": (10_000,), "runs": 3, "budget_s": 90}
+FULL = {"series": 1000, "hours": 24.0, "memory_series": (10_000, 100_000, 1_000_000), "runs": 5, "budget_s": 1500,
+        "node_scrapes": 240}
+QUICK = {"series": 100, "hours": 2.0, "memory_series": (10_000,), "runs": 3, "budget_s": 90, "node_scrapes": 40}
 
 
 def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -44,6 +45,8 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--out", default="bench-results", help="output directory (default: ./bench-results)")
     p.add_argument("--series", type=int, help="dataset series (default 1000; --quick 100)")
     p.add_argument("--hours", type=float, help="dataset hours (default 24; --quick 2)")
+    p.add_argument("--node-scrapes", type=int, help="scrapes of prometheus-node-exporter for the real dataset, "
+                   "stored 15 s apart, taken 0.2 s apart (default 240 = 1 h; --quick 40)")
     p.add_argument("--memory-series", help="comma-separated series counts for the memory suite "
                    "(default 10000,100000,1000000 within the time budget; --quick 10000)")
     p.add_argument("--runs", type=int, help="timed runs per measurement (default 5; --quick 3)")
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     mem_series = (tuple(int(x) for x in args.memory_series.split(",")) if args.memory_series
                   else base["memory_series"])
     sizes = {"series": args.series or base["series"], "hours": args.hours or base["hours"],
-             "memory_series": list(mem_series), "runs": args.runs or base["runs"]}
+             "memory_series": list(mem_series), "runs": args.runs or base["runs"],
+             "node_scrapes": args.node_scrapes or base["node_scrapes"]}
     os.makedirs(args.out, exist_ok=True)
     console = Console()
     if not console.is_terminal:
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                       TextColumn("{task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),
                       console=console, transient=True) as progress:
             ctx = Context(quick=args.quick, series=sizes["series"], hours=sizes["hours"], peers=peers,
-                          workspace=Workspace(work), progress=progress, memory_series=mem_series,
+                          workspace=Workspace(work, sizes["node_scrapes"]), progress=progress, memory_series=mem_series,
                           runs=sizes["runs"], deadline=t_start + base["budget_s"])
             overall = progress.add_task("[bold]suites", total=len(names))
             for name in names:

@@ -6,11 +6,17 @@ the two text formats the systems ingest -- OpenMetrics for ``promlite
 backfill`` and ``promtool tsdb create-blocks-from openmetrics``, Prometheus
 text with ms timestamps for VictoriaMetrics' ``/api/v1/import/prometheus``.
 Loading is expensive (promtool needs about a minute for 5.76 M samples), so
-``Loaded`` caches each load per (series, hours) for the whole run: the
-compression, ingest and query suites all read the same blocks, and the cost
+``Workspace`` caches each load per (system, dataset directory) for the whole
+run: the compression, ingest and query suites all read the same blocks, and the cost
 of loading is itself measured once (CPU and peak RSS of the whole process:
 promlite's backfill in a child interpreter, promtool reaped with ``wait4``,
 VictoriaMetrics read from /proc).
+
+A second, real dataset is recorded from ``prometheus-node-exporter`` on
+127.0.0.1 (``bench/node_exporter.py``, ``Workspace.node_exporter``), cached
+per scrape count and loaded the same way; where the exporter is missing it
+raises ``NodeExporterUnavailable`` (a ``MeasureError``), which a suite shows
+as a cell, not a skipped suite.
 
 The generator is found at ``$PROMLITE_BENCH_SHARED/datasets``, then in a
 ``shared/`` beside or above the repository checkout; where it is missing the
@@ -60,6 +66,7 @@ class Dataset:
     promtext: str
     meta: dict[str, Any]
     gen_seconds: float
+    name: str = "synthetic"  # or "node-exporter"
 
     @property
     def samples(self) -> int:
@@ -89,11 +96,17 @@ class LoadResult:
 
 @dataclass
 class Workspace:
-    """Per-run cache of generated datasets and loaded copies, under ``root``."""
+    """Per-run cache of generated datasets and loaded copies, under ``root``.
+
+    Datasets live in one directory each (``data-<series>x<hours>h``,
+    ``node-exporter-<scrapes>``); loads are keyed by (system, that directory),
+    so two datasets of equal size never share a load.
+    """
 
     root: str
-    datasets: dict[tuple[int, float], Dataset] = field(default_factory=dict)
-    loads: dict[tuple[str, int, float], LoadResult] = field(default_factory=dict)
+    node_scrapes: int = 240
+    datasets: dict[tuple[Any, ...], Dataset] = field(default_factory=dict)
+    loads: dict[tuple[str, str], LoadResult] = field(default_factory=dict)
 
     def dataset(self, series: int, hours: float) -> Dataset:
         key = (series, hours)
@@ -115,11 +128,27 @@ class Workspace:
         self.datasets[key] = ds
         return ds
 
+    def node_exporter(self, scrapes: int | None = None) -> Dataset:
+        """The dataset recorded from ``prometheus-node-exporter`` (``scrapes`` at 15 s), cached.
+
+        Raises ``NodeExporterUnavailable`` when the exporter is not installed.
+        """
+        from .node_exporter import record_node_exporter
+
+        n = scrapes or self.node_scrapes
+        key = ("node-exporter", n)
+        if key not in self.datasets:
+            d = os.path.join(self.root, f"node-exporter-{n}")
+            shutil.rmtree(d, ignore_errors=True)
+            self.datasets[key] = record_node_exporter(d, n)
+        return self.datasets[key]
+
     def load(self, system: str, ds: Dataset) -> LoadResult:
         """The dataset loaded into ``system`` (promlite, prometheus or victoriametrics), cached."""
-        key = (system, ds.series, ds.hours)
+        src = os.path.dirname(os.path.abspath(ds.openmetrics))
+        key = (system, src)
         if key not in self.loads:
-            out = os.path.join(self.root, f"{system}-{ds.series}x{ds.hours:g}h")
+            out = os.path.join(self.root, f"{system}-{os.path.basename(src)}")
             shutil.rmtree(out, ignore_errors=True)
             loader = {"promlite": _load_promlite, peers.PROMETHEUS: _load_promtool,
                       peers.VICTORIAMETRICS: _load_vm}[system]
@@ -174,10 +203,12 @@ def _load_vm(ds: Dataset, out: str) -> LoadResult:
         peers.vm_import(srv, ds.promtext)
         # The import is acknowledged before everything is searchable: wait (bounded)
         # until the series count is complete, so the time covers the whole ingest.
+        # VictoriaMetrics stores no NaN sample: a series of NaNs only never appears.
+        want = ds.series - int(ds.meta.get("nan_only_series", 0))
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             r = srv.get_json("/api/v1/series/count")
-            if int(r.get("data", [0])[0]) >= ds.series:
+            if int(r.get("data", [0])[0]) >= want:
                 break
             time.sleep(0.05)
         wall = time.perf_counter() - t0
