@@ -36,7 +36,7 @@ class AggregationError(ValueError):
     """A bad aggregation parameter (Prometheus's wording)."""
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _reduce(op, values, present, order, starts, param, out_v, out_p):  # pragma: no cover - numba
     n_groups = len(starts) - 1
     n_steps = values.shape[1]
@@ -70,7 +70,7 @@ def _reduce(op, values, present, order, starts, param, out_v, out_p):  # pragma:
             out_p[g, j] = ok
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _topk(values, present, order, starts, ks, bottom, out_p):  # pragma: no cover - numba
     n_groups = len(starts) - 1
     n_steps = values.shape[1]

@@ -42,14 +42,14 @@ def check_function(name: str, anchored: bool, smoothed: bool) -> None:
         raise ExtendedRangeError(f"anchored modifier can only be used with: {', '.join(ANCHORED_FUNCS)} - not with {name}")
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _interp(t1, v1, t2, v2, t, counter):  # pragma: no cover - numba
     if counter and v2 < v1:
         v1 = 0.0
     return v1 + (v2 - v1) * (t - t1) / (t2 - t1)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _points_value(op, pts, range_s):  # pragma: no cover - numba
     n = len(pts)
     if op == 3 or op == 4:
@@ -71,7 +71,7 @@ def _points_value(op, pts, range_s):  # pragma: no cover - numba
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _extended(op, smoothed, ts, vs, edges, ends, range_ms, lookback, out_v, out_p):  # pragma: no cover - numba
     n = len(edges) - 1
     range_s = range_ms / 1000.0
@@ -117,7 +117,7 @@ def _extended(op, smoothed, ts, vs, edges, ends, range_ms, lookback, out_v, out_
             out_p[i, j] = True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _smoothed_instant(ts, vs, edges, times, lookback, out_v, out_p):  # pragma: no cover - numba
     for i in range(len(edges) - 1):
         t = ts[edges[i]:edges[i + 1]]

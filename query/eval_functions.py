@@ -227,7 +227,7 @@ def scalar_of(m: SeriesMatrix, n_steps: int) -> Steps:
 # -- classic histograms --------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _almost_equal(a, b, eps):  # pragma: no cover - numba
     min_normal = 2.2250738585072014e-308
     if a == b:
@@ -239,7 +239,7 @@ def _almost_equal(a, b, eps):  # pragma: no cover - numba
     return diff / min(abs_sum, 1.7976931348623157e308) < eps
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _coalesce_buckets(ub, cnt):  # pragma: no cover - numba
     """Merge buckets with equal upper bounds (summing counts); returns (bounds, counts, k used)."""
     n = len(ub)
@@ -256,7 +256,7 @@ def _coalesce_buckets(ub, cnt):  # pragma: no cover - numba
     return bu, bc, k
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bucket_quantile(q, ub, cnt):  # pragma: no cover - numba
     """Prometheus's ``BucketQuantile`` for buckets sorted by upper bound ``ub``."""
     if math.isnan(q):
@@ -306,7 +306,7 @@ def _bucket_quantile(q, ub, cnt):  # pragma: no cover - numba
     return start + (end - start) * (rank / count)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bucket_fraction(lower, upper, ub, cnt):  # pragma: no cover - numba
     """Prometheus's ``BucketFraction``: share of observations in ``[lower, upper]``."""
     n = len(ub)
@@ -363,7 +363,7 @@ def _bucket_fraction(lower, upper, ub, cnt):  # pragma: no cover - numba
     return (upper_rank - lower_rank) / count
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hq(qs, qs2, ubs, values, present, order, starts, out_v, out_p):  # pragma: no cover - numba
     n_groups = len(starts) - 1
     n_steps = values.shape[1]

@@ -40,7 +40,7 @@ OPS = {
 KEEPS_NAME = frozenset({"last_over_time", "first_over_time"})
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _kahan(inc, s, c):  # pragma: no cover - numba
     t = s + inc
     if math.isinf(t):
@@ -52,7 +52,7 @@ def _kahan(inc, s, c):  # pragma: no cover - numba
     return t, c
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _quantile(q, v):  # pragma: no cover - numba
     n = len(v)
     if n == 0 or math.isnan(q):
@@ -76,7 +76,7 @@ def _quantile(q, v):  # pragma: no cover - numba
     return s[lower] * (1 - w) + s[upper] * w
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _regression(t, v, intercept_t):  # pragma: no cover - numba
     n = 0.0
     sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
@@ -105,7 +105,7 @@ def _regression(t, v, intercept_t):  # pragma: no cover - numba
     return slope, sy / n - slope * sx / n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _extrapolated(t, v, start, end, is_counter, is_rate, range_s, correction=np.nan):  # pragma: no cover - numba
     """``correction``: the counter-reset correction when the caller has it precomputed."""
     n = len(v)
@@ -125,7 +125,7 @@ def _extrapolated(t, v, start, end, is_counter, is_rate, range_s, correction=np.
                                           range_s), True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _extrapolation_factor(t0, t1, n, first, result, start, end, is_counter, is_rate, range_s):  # pragma: no cover - numba
     """Prometheus's ``extrapolatedRate`` factor for a window of ``n`` samples from ``t0`` to ``t1`` (ms)."""
     to_start = (t0 - start) / 1000.0
@@ -150,7 +150,7 @@ def _extrapolation_factor(t0, t1, n, first, result, start, end, is_counter, is_r
     return factor
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _extrapolated_idx(ts, vs, lo, hi, start, end, is_rate, range_s, correction):  # pragma: no cover - numba
     """``_extrapolated`` for a counter window ``[lo, hi)`` given by indices (no slicing on the hot path)."""
     n = hi - lo
@@ -162,7 +162,7 @@ def _extrapolated_idx(ts, vs, lo, hi, start, end, is_rate, range_s, correction):
                                           range_s), True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _window(op, t, v, start, end, range_s, p1, p2):  # pragma: no cover - numba
     """Value of function ``op`` over one window; ``(value, ok)``."""
     n = len(v)
@@ -291,7 +291,7 @@ def _window(op, t, v, start, end, range_s, p1, p2):  # pragma: no cover - numba
     return np.nan, False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _run(op, ts, vs, edges, ends, range_ms, p1, p2, out_v, out_p):  # pragma: no cover - numba
     n = len(edges) - 1
     n_steps = len(ends)

@@ -60,7 +60,7 @@ def load(db, matchers: tuple[Matcher, ...], mint: int, maxt: int, budget: Sample
     return list(labels), arrs
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pick(ts, vs, stale, edges, times, lookback, out_v, out_p, out_t):  # pragma: no cover - numba
     n = len(edges) - 1
     n_steps = len(times)

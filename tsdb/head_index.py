@@ -23,6 +23,7 @@ import bisect
 from array import array
 from collections.abc import Iterable, Sequence
 from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -134,12 +135,20 @@ class SeriesIndex:
         return tuple(zip(flat[::2], flat[1::2], strict=True))
 
     def labels_many(self, refs: Sequence[int] | NDArray[np.int64]) -> list[Labels]:
-        lab = self._labels
-        out = []
-        for r in refs.tolist() if isinstance(refs, np.ndarray) else refs:
-            flat = lab[r]
-            out.append(tuple(zip(flat[::2], flat[1::2], strict=True)))  # type: ignore[index]
-        return out
+        return pairs_of(self.flat_labels_many(refs))
+
+    def flat_labels_many(self, refs: Sequence[int] | NDArray[np.int64]) -> list[tuple[str, ...]]:
+        """The stored flat ``(n1, v1, n2, v2, ...)`` tuples of ``refs``: one C-level gather.
+
+        Cheap enough to take under the DB lock; :func:`pairs_of` then builds the
+        label pairs outside it, so a query over many series does not hold up commits.
+        """
+        rs = refs.tolist() if isinstance(refs, np.ndarray) else list(refs)
+        if not rs:
+            return []
+        if len(rs) == 1:
+            return [self._labels[rs[0]]]  # type: ignore[list-item]
+        return list(itemgetter(*rs)(self._labels))
 
     def all_postings(self) -> NDArray[np.int64]:
         return np.frombuffer(self._all, dtype=np.int64).copy() if len(self._all) else EMPTY
@@ -181,3 +190,8 @@ def _insert_sorted(arr: array, ref: int) -> None:
         arr.append(ref)
     else:
         bisect.insort(arr, ref)
+
+
+def pairs_of(flats: Sequence[tuple[str, ...]]) -> list[Labels]:
+    """Label pairs from flat ``(n1, v1, n2, v2, ...)`` tuples (see :meth:`SeriesIndex.flat_labels_many`)."""
+    return [tuple(zip(f[::2], f[1::2], strict=True)) for f in flats]  # type: ignore[misc]

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from .block_query import read_block
 from .errors import ClosedError
+from .head_index import pairs_of
 from .labels import Labels
 from .matchers import Matcher
 from .merge import Answer, merge_answers
@@ -73,7 +74,8 @@ class Querier:
             head = db.head
             refs = head.select_refs(matchers)
             snap = head.snapshot(refs, self.mint, self.maxt) if len(refs) else None
-            labels = head.index.labels_many(refs) if len(refs) else []
+            flats = head.index.flat_labels_many(refs) if len(refs) else []
+        labels = pairs_of(flats)
         if snap is not None:
             arrs = snap.decode()
             nonempty = np.diff(arrs.edges) > 0
