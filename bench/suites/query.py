@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from ..datasets import Dataset, find_shared
 from ..harness import MeasureError, Stat, repeat
 from ..peers import PROMETHEUS, PROMLITE, VICTORIAMETRICS, Server
-from . import SYSTEMS, Context, Row, SuiteResult
+from . import NA, SYSTEMS, Context, Row, SuiteResult
 from .compression import load_all
 
 NAME = "query"
@@ -217,6 +217,7 @@ def run(ctx: Context) -> SuiteResult:
                             note="request to last response byte, as for the peers"))
     res.rows.append(Row("CPU for the whole query set (warm-up + runs)", "CPU s", cpu_total,
                         note="promlite: this process; peers: the server process"))
+    _parse_times(res, queries)
     _checks(res, queries, counts)
     res.plots["latency"] = {
         "kind": "bars", "horizontal": True, "log": True, "size": (8, 0.42 * len(queries) + 1.2),
@@ -230,6 +231,25 @@ def run(ctx: Context) -> SuiteResult:
         res.extra["promlite_http_latency_ms"] = {qid: (v.to_json() if isinstance(v, Stat) else v) for qid, v in lat_http.items()}
     res.note += f"; {len(queries)} queries from queries.txt, END = {ds.end_ms // 1000}"
     return res
+
+
+def _parse_times(res: SuiteResult, queries: list[Query]) -> None:
+    """promlite's PromQL parse time per query (uncached: the engine memoises parsed text)."""
+    try:
+        from query.parser import parse_expr
+    except ImportError:
+        return
+    per: dict[str, float] = {}
+    for q in queries:
+        wall, _ = repeat(lambda q=q: parse_expr(q.expr), runs=20, warmup=2, max_seconds=2.0)
+        per[q.id] = wall.median * 1e3
+    if not per:
+        return
+    vals = sorted(per.values())
+    res.rows.append(Row("PromQL parse time, median over the queries (uncached)", "ms",
+                        {"promlite": vals[len(vals) // 2], PROMETHEUS: NA, VICTORIAMETRICS: NA},
+                        note=f"slowest: {max(per, key=per.get)} {vals[-1]:.3f} ms; per query in results.json"))
+    res.extra["promlite_parse_ms"] = per
 
 
 def _geomeans(lat) -> dict[str, object]:
