@@ -12,16 +12,19 @@ canceled/timeout/unavailable 503, not_found 404, internal 500.
 
 Numbers follow Prometheus's jsoniter marshalling (``util/jsonutil``):
 
-* a sample value is a JSON *string*: ``"NaN"``, ``"+Inf"``, ``"-Inf"``, else
-  Go's ``strconv.FormatFloat(v, 'f', -1, 64)`` -- the shortest digits that
-  round-trip, never in exponent form (``1e21`` -> ``"1000000000000000000000"``);
+* a sample value is a JSON *string* (``jsonutil.MarshalFloat``): ``"NaN"``,
+  ``"+Inf"``, ``"-Inf"``, else Go's ``strconv.AppendFloat(v, fmt, -1, 64)``
+  -- the shortest digits that round-trip -- with ``fmt`` ``'e'`` when
+  ``v != 0`` and ``|v| < 1e-6`` or ``|v| >= 1e21``, ``'f'`` otherwise:
+  ``"0.000001"``, ``"1e-07"``, ``"123456789012345680000"``, ``"1e+21"``,
+  ``"5e-324"``, ``"-0"`` (exponents carry a sign and at least two digits);
 * a timestamp is a JSON *number* of seconds written from the int64
   milliseconds: ``1435781451.781``, ``4``, ``1.500`` (the fraction is always
   3 digits when non-zero, never rounded through a float).
 
-Result bodies are built as text (``render_*``) rather than through
-``json.dumps`` of nested lists: a 1,000 x 240 matrix is 240,000 points, and
-sharing the step timestamps' text across series halves the work.
+Query result bodies are built as bytes by :mod:`.render` (numba kernels write
+every point), not through ``json.dumps`` of nested lists: a 1,000 x 240
+matrix is 240,000 points.
 """
 
 from __future__ import annotations
@@ -69,7 +72,15 @@ def bad_data(message: str) -> APIError:
 
 
 def format_value(v: float) -> str:
-    """A sample value as Prometheus writes it (without the quotes)."""
+    """A sample value as Prometheus writes it (without the quotes); see the module docstring.
+
+    Python's ``repr`` has Go's shortest digits, and for the magnitudes where
+    Go writes ``'e'`` (below 1e-6, from 1e21 on) ``repr`` already uses
+    exponent form laid out exactly as Go's (``1e-07``, ``1.5e+300``); in
+    between, ``repr`` switches to exponent form earlier (below 1e-4, from 1e16
+    on) than Go, so those values are laid out positionally from the same digits.
+    """
+    v = float(v)  # a numpy scalar's repr is 'np.float64(...)'
     r = repr(v)
     if "e" not in r:
         if r[-1] == "n":  # nan
@@ -77,7 +88,9 @@ def format_value(v: float) -> str:
         if r[-1] == "f":  # inf / -inf
             return "+Inf" if v > 0 else "-Inf"
         return r[:-2] if r.endswith(".0") else r
-    # exponent form: same shortest digits, laid out positionally ('f', -1)
+    a = abs(v)
+    if a < 1e-6 or a >= 1e21:
+        return r
     return format(Decimal(r), "f")
 
 
@@ -87,7 +100,7 @@ def format_values(values: np.ndarray) -> list[str]:
     Integral values below 1e16 go through one ``orjson`` dump of an int64
     array; other finite values with a magnitude in [1e-5, 1e16) through one
     ``orjson`` dump of the floats, whose Ryu output there is positional and
-    shortest, exactly Go's ``FormatFloat(v, 'f', -1, 64)``; NaN, ±Inf, -0.0
+    shortest, exactly Go's ``'f'`` layout that Prometheus uses there; NaN, ±Inf, -0.0
     and very small or large magnitudes, the rare rest, take
     :func:`format_value`. (CPython's ``repr`` gives the same digits but costs
     about 1 µs a value, which made large ``query_range`` answers slow.)
@@ -144,6 +157,11 @@ def success_text(data_json: str, warnings: list[str] | None = None, infos: list[
     return '{"status":"success","data":' + data_json + _tail(warnings, infos) + "}"
 
 
+def success_bytes(data_json: bytes, warnings: list[str] | None = None, infos: list[str] | None = None) -> bytes:
+    """:func:`success_text` for ``data`` already encoded as UTF-8 (query results), with one copy of it."""
+    return b"".join((b'{"status":"success","data":', data_json, (_tail(warnings, infos) + "}").encode()))
+
+
 def success(data: Any, warnings: list[str] | None = None, infos: list[str] | None = None,
             status: int = 200) -> web.Response:
     """A success response; ``data`` is encoded with :func:`dumps`."""
@@ -164,8 +182,10 @@ def error_response(err: APIError) -> web.Response:
 COMPRESS_MIN_BYTES = 64 * 1024
 
 
-def json_response(text: str, status: int = 200) -> web.Response:
-    """A JSON response; large bodies are gzipped by :func:`compress_if_accepted` (as Prometheus)."""
+def json_response(text: str | bytes, status: int = 200) -> web.Response:
+    """A JSON response (``bytes`` are UTF-8 already); large bodies are gzipped by :func:`compress_if_accepted`."""
+    if isinstance(text, bytes):
+        return web.Response(body=text, status=status, content_type=JSON_CT, charset="utf-8")
     return web.Response(text=text, status=status, content_type=JSON_CT, charset="utf-8")
 
 

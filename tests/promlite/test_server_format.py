@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import struct
 
 import numpy as np
@@ -24,11 +23,12 @@ from promlite.server.params import (
 from promlite.server.render import render_result
 from query.values import InstantVector, Matrix, RangeVector, Scalar, String
 
-# (value, Go's strconv.FormatFloat(v, 'f', -1, 64) with Prometheus's NaN/Inf spelling)
+# (value, Prometheus's MarshalValue: FormatFloat(v, 'e' below 1e-6 and from 1e21 on, else 'f', -1, 64),
+#  NaN/Inf spelled as Prometheus does)
 VALUES = [
     (0.0, "0"), (-0.0, "-0"), (1.0, "1"), (-2.5, "-2.5"), (0.1, "0.1"), (1 / 3, "0.3333333333333333"),
-    (1e21, "1000000000000000000000"), (1.5e-7, "0.00000015"), (123456789.125, "123456789.125"),
-    (2.0**53, "9007199254740992"), (5e-324, "0." + "0" * 323 + "5"), (1e16, "10000000000000000"),
+    (1e21, "1e+21"), (1.5e-7, "1.5e-07"), (1e-6, "0.000001"), (9.99e20, "999000000000000000000"), (123456789.125, "123456789.125"),
+    (2.0**53, "9007199254740992"), (5e-324, "5e-324"), (1e16, "10000000000000000"),
     (float("nan"), "NaN"), (float("inf"), "+Inf"), (float("-inf"), "-Inf"),
     (struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0], "NaN"),
 ]
@@ -37,13 +37,6 @@ VALUES = [
 @pytest.mark.parametrize("v,want", VALUES, ids=[w[:20] for _, w in VALUES])
 def test_format_value(v, want):
     assert format_value(v) == want
-
-
-@given(st.floats(allow_nan=False, allow_infinity=False))
-def test_format_value_round_trips_positionally(v):
-    s = format_value(v)
-    assert "e" not in s and "E" not in s
-    assert float(s) == v and math.copysign(1, float(s)) == math.copysign(1, v)
 
 
 @given(st.lists(st.floats() | st.sampled_from([0.0, -0.0, 1e-4, 9.999e-5, 1e16, 2.0**53, -(2.0**53), 1e15 + 0.5]),
@@ -56,7 +49,7 @@ def test_format_values_is_format_value_elementwise(vs):
 def test_format_values_table():
     vs = np.array([v for v, _ in VALUES])
     assert format_values(vs) == [w for _, w in VALUES]
-    assert format_values(vs.reshape(4, 4)) == [w for _, w in VALUES]
+    assert format_values(vs.reshape(2, -1)) == [w for _, w in VALUES]
 
 
 @pytest.mark.parametrize("ms,want", [
@@ -129,7 +122,7 @@ def test_render_shapes():
     assert json.loads(render_result(iv)) == {
         "resultType": "vector", "result": [{"metric": {"__name__": "up", "job": "a"}, "value": [1, "NaN"]}]}
     empty = render_result(InstantVector([], np.zeros(0), np.zeros(0, dtype=np.int64)))
-    assert empty == '{"resultType":"vector","result":[]}'  # resultType first, [] never null
+    assert empty == b'{"resultType":"vector","result":[]}'  # resultType first, [] never null
     m = Matrix([lab, (("job", "b"),), (("job", "c"),)], np.array([0, 15000, 30000]),
                np.array([[1.0, 2.0, 3.0], [np.inf, 0, 0], [0, 0, 0]]),
                np.array([[True, True, True], [True, False, True], [False, False, False]]))
