@@ -80,7 +80,8 @@ def _cells(row) -> list[str]:
     vals = [fmt_value(row.values.get(s)) for s in SYSTEMS]
     rats = [ratio(row.values.get("promlite"), row.values.get(p)) for p in PEERS]
     arrow = "↓" if row.better == "lower" else "↑"
-    return [f"{row.figure} [{row.unit}] {arrow}", *vals, *rats]
+    unit = f" [{row.unit}]" if row.unit else ""
+    return [f"{row.figure}{unit} {arrow}", *vals, *rats]
 
 
 def print_tables(console: Console, results: list[SuiteResult]) -> None:

@@ -17,6 +17,10 @@ NAME = "scrape"
 TITLE = "End-to-end scraping (local targets)"
 
 
+# Figures where more is better; the others (CPU, memory, lateness, durations, failures) are costs.
+_HIGHER_IS_BETTER = ("samples ingested", "ingest rate", "scrapes in window", "stored ", "under query load: queries")
+
+
 def _num(cell: str):
     try:
         return float(cell.rstrip("%x").replace(",", ""))
@@ -32,6 +36,7 @@ def run(ctx: Context) -> SuiteResult:
     ctx.done(task)
     for figure, a, b, _ratio in scrape_e2e.table(results)[1:]:
         prom = ctx.peer_value("prometheus") or (_num(b) if b != "-" else NA)
-        res.rows.append(Row(figure, "", {"promlite": _num(a), "prometheus": prom, "victoriametrics": NA}))
+        better = "higher" if figure.startswith(_HIGHER_IS_BETTER) else "lower"
+        res.rows.append(Row(figure, "", {"promlite": _num(a), "prometheus": prom, "victoriametrics": NA}, better))
     res.extra["scrape_e2e"] = results
     return res

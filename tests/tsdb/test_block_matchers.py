@@ -113,3 +113,20 @@ matcher_st = st.builds(
 @given(st.lists(matcher_st, min_size=1, max_size=4))
 def test_matchers_property(block, matchers):
     assert block.postings_for_matchers(matchers).tolist() == oracle(block, matchers)
+
+
+def test_postings_cache_repeats_answers_and_stays_bounded(block, monkeypatch):
+    import tsdb.block.reader as reader
+
+    m = (Matcher.re("job", "a|b"),)
+    first = block.postings_for_matchers(m)
+    again = block.postings_for_matchers(list(m))  # same matchers in a list: same key
+    assert again is first and not first.flags.writeable
+    assert first.tolist() == oracle(block, m)
+    monkeypatch.setattr(reader, "POSTINGS_CACHE_ENTRIES", 3)
+    for v in ("a", "b", "ab", "prod", "dev"):
+        got = block.postings_for_matchers((Matcher.eq("job", v), Matcher.neq("env", "dev")))
+        assert got.tolist() == oracle(block, (Matcher.eq("job", v), Matcher.neq("env", "dev")))
+    assert len(block._postings_cache) <= 3
+    assert block._postings_cached == sum(len(a) for a in block._postings_cache.values())
+    assert block.postings_for_matchers(m) is not first  # evicted, recomputed

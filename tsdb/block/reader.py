@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
@@ -46,6 +48,10 @@ from .tombstones import (
     read_tombstones,
     write_tombstones,
 )
+
+POSTINGS_CACHE_ENTRIES = 512
+POSTINGS_CACHE_REFS = 4_000_000
+"""Bounds of each open block's postings-for-matchers cache (entries; refs in all, 32 MB as int64)."""
 
 
 class BlockChunk(NamedTuple):
@@ -86,6 +92,9 @@ class Block:
         self.index = index
         self.chunks = chunks
         self._stones = stones
+        self._postings_cache: OrderedDict[tuple[Matcher, ...], np.ndarray] = OrderedDict()
+        self._postings_cached = 0
+        self._postings_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: str, check_crc: bool = True) -> Block:
@@ -151,8 +160,31 @@ class Block:
         return self.index.all_postings()
 
     def postings_for_matchers(self, matchers: Sequence[Matcher]) -> np.ndarray:
-        """Sorted int64 series refs selected by ``matchers`` (Prometheus semantics, see postings.py)."""
-        return postings_for_matchers(self.index, matchers)
+        """Sorted int64 series refs selected by ``matchers`` (Prometheus semantics, see postings.py).
+
+        Memoised per block (read-only arrays): a block's index never changes, and dashboards
+        send the same selectors again and again, so a repeated selector skips the regex
+        matching over label values and the postings unions. The cache holds at most
+        ``POSTINGS_CACHE_REFS`` refs in all (least recently used evicted).
+        """
+        key = tuple(matchers)
+        cache = self._postings_cache
+        with self._postings_lock:
+            hit = cache.get(key)
+            if hit is not None:
+                cache.move_to_end(key)
+                return hit
+        refs = postings_for_matchers(self.index, matchers)
+        refs.setflags(write=False)
+        if len(refs) <= POSTINGS_CACHE_REFS // 4:
+            with self._postings_lock:
+                if key not in cache:
+                    cache[key] = refs
+                    self._postings_cached += len(refs)
+                while self._postings_cached > POSTINGS_CACHE_REFS or len(cache) > POSTINGS_CACHE_ENTRIES:
+                    _, old = cache.popitem(last=False)
+                    self._postings_cached -= len(old)
+        return refs
 
     def series(self, ref: int) -> tuple[Labels, list[ChunkRef]]:
         return self.index.series(ref)
