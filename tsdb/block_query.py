@@ -99,9 +99,10 @@ def _decode_chunks(block: Block, refs: np.ndarray, verify: np.ndarray):
     reader = block.chunks
     seg_idx = refs >> 32
     offs = refs & 0xFFFFFFFF
+    first = int(seg_idx[0])
+    if len(reader.paths) == 1 or not (seg_idx != first).any():  # the common case: one segment file
+        return _decode_segment(reader, first, offs, verify)
     segments = np.unique(seg_idx)
-    if len(segments) == 1:
-        return _decode_segment(reader, int(segments[0]), offs, verify)
     # rare (a block with more than 512 MiB of chunks): decode per segment, then restore the order
     order = np.argsort(seg_idx, kind="stable")
     parts = [_decode_segment(reader, int(s), offs[seg_idx == s], verify[seg_idx == s]) for s in segments]
