@@ -34,16 +34,6 @@ BODY_A = (b"# TYPE up gauge\nup 1\n"
 BODY_B = b"up 0\nup 7\nextra NaN\n"  # 'up' twice (second is dropped), 'extra' new, the rest gone
 
 
-def _need_exporter() -> str:
-    path = shutil.which(ne.BINARY)
-    if path is None:
-        msg = f"{ne.BINARY} not on PATH (Debian package {ne.BINARY}; .ci/run installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
-
-
 def test_collect_and_write_round_trip(tmp_path):
     col = ne.collect([(BODY_A, "text/plain; version=0.0.4"), (BODY_B, None), (BODY_A, None)])
     assert col.duplicates == 1 and col.per_scrape == [6, 2, 6]
@@ -87,8 +77,8 @@ def test_missing_binary_says_not_installed(tmp_path):
     assert isinstance(ei.value, MeasureError)
 
 
-def test_exporter_is_stopped_when_scraping_fails(tmp_path, monkeypatch):
-    binary = _need_exporter()
+def test_exporter_is_stopped_when_scraping_fails(tmp_path, monkeypatch, node_exporter):
+    binary = node_exporter
     started = []
     real_popen = subprocess.Popen
 
@@ -107,8 +97,7 @@ def test_exporter_is_stopped_when_scraping_fails(tmp_path, monkeypatch):
     assert len(servers) == 1 and servers[0].poll() is not None
 
 
-def test_real_recording_loads_into_promlite_and_promtool(tmp_path):
-    _need_exporter()
+def test_real_recording_loads_into_promlite_and_promtool(tmp_path, node_exporter):
     ds = ne.record_node_exporter(str(tmp_path / "ds"), 4, scrape_every_s=0.05)
     meta = json.loads((tmp_path / "ds" / "meta.json").read_text())
     assert ds.name == "node-exporter" and ds.samples == meta["samples"] and ds.series == meta["series"]
