@@ -350,6 +350,25 @@ def _ndigits(u):  # pragma: no cover - numba
     return n
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _digits_back(out, q, u):  # pragma: no cover - numba
+    """Write the decimal digits of the uint64 ``u`` to end just before ``out[q]``; return where they start."""
+    while u >= _U100:
+        r = (u % _U100) * _U2
+        u //= _U100
+        q -= 2
+        out[_u(q)] = _PAIRS[r]
+        out[_u(q + 1)] = _PAIRS[r + _U1]
+    if u >= _U10:
+        q -= 2
+        out[_u(q)] = _PAIRS[u * _U2]
+        out[_u(q + 1)] = _PAIRS[u * _U2 + _U1]
+    else:
+        q -= 1
+        out[_u(q)] = _PAIRS[u * _U2 + _U1]
+    return q
+
+
 @njit(cache=True, nogil=True)
 def timestamp_table(times):  # pragma: no cover - numba
     """``[<t>,"`` of every int64 millisecond timestamp (``MarshalTimestamp``), concatenated, and offsets."""
@@ -371,16 +390,7 @@ def timestamp_table(times):  # pragma: no cover - numba
         frac = np.int64(u % _U1000)
         u //= _U1000
         nd = _ndigits(u)
-        q = pos + nd
-        while u >= _U100:
-            r = (u % _U100) * _U2
-            u //= _U100
-            q -= 2
-            text[_u(q)] = _PAIRS[r]
-            text[_u(q + 1)] = _PAIRS[r + _U1]
-        if u >= _U10:
-            text[_u(q - 2)] = _PAIRS[u * _U2]
-        text[_u(q - 1)] = _PAIRS[u * _U2 + _U1]
+        _digits_back(text, pos + nd, u)
         pos += nd
         if frac != 0:
             text[_u(pos)] = 46  # .
@@ -465,19 +475,7 @@ def render_points(out, pos, heads, head_off, tail, edges, ts_text, ts_off, per_r
                         out[_u(q)] = _PAIRS[r]
                         out[_u(q + 1)] = _PAIRS[r + _U1]
                     u = top
-                while u >= _U100:
-                    r = (u % _U100) * _U2
-                    u //= _U100
-                    q -= 2
-                    out[_u(q)] = _PAIRS[r]
-                    out[_u(q + 1)] = _PAIRS[r + _U1]
-                if u >= _U10:
-                    q -= 2
-                    out[_u(q)] = _PAIRS[u * _U2]
-                    out[_u(q + 1)] = _PAIRS[u * _U2 + _U1]
-                else:
-                    q -= 1
-                    out[_u(q)] = _PAIRS[u * _U2 + _U1]
+                q = _digits_back(out, q, u)
                 while q > start:
                     q -= 1
                     out[_u(q)] = 48
