@@ -35,8 +35,6 @@ import zlib
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
-import orjson
 from aiohttp import web
 
 # errorType -> HTTP status (prometheus/web/api/v1/api.go, returnAPIError)
@@ -92,39 +90,6 @@ def format_value(v: float) -> str:
     if a < 1e-6 or a >= 1e21:
         return r
     return format(Decimal(r), "f")
-
-
-def format_values(values: np.ndarray) -> list[str]:
-    """:func:`format_value` of every element, without a Python call per element in the common cases.
-
-    Integral values below 1e16 go through one ``orjson`` dump of an int64
-    array; other finite values with a magnitude in [1e-5, 1e16) through one
-    ``orjson`` dump of the floats, whose Ryu output there is positional and
-    shortest, exactly Go's ``'f'`` layout that Prometheus uses there; NaN, ±Inf, -0.0
-    and very small or large magnitudes, the rare rest, take
-    :func:`format_value`. (CPython's ``repr`` gives the same digits but costs
-    about 1 µs a value, which made large ``query_range`` answers slow.)
-    """
-    v = np.asarray(values, dtype=np.float64).ravel()
-    out = np.empty(len(v), dtype=object)
-    with np.errstate(invalid="ignore"):
-        a = np.abs(v)
-        finite = np.isfinite(v)
-        integral = finite & (v == np.trunc(v)) & (a < 1e16) & ~((v == 0) & np.signbit(v))
-        plain = finite & ~integral & (a >= 1e-5) & (a < 1e16)
-    rest = ~(integral | plain)
-    if integral.any():
-        out[integral] = _dump_list(v[integral].astype(np.int64))
-    if plain.any():
-        out[plain] = _dump_list(v[plain])
-    if rest.any():
-        out[rest] = [format_value(x) for x in v[rest].tolist()]
-    return out.tolist()
-
-
-def _dump_list(arr: np.ndarray) -> list[str]:
-    text = orjson.dumps(arr, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    return text[1:-1].split(",")
 
 
 def format_timestamp(ms: int) -> str:

@@ -7,10 +7,8 @@ import struct
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from promlite.server.envelope import APIError, format_timestamp, format_value, format_values
+from promlite.server.envelope import APIError, format_timestamp, format_value
 from promlite.server.params import (
     MAX_TIME_MS,
     MIN_TIME_MS,
@@ -37,19 +35,6 @@ VALUES = [
 @pytest.mark.parametrize("v,want", VALUES, ids=[w[:20] for _, w in VALUES])
 def test_format_value(v, want):
     assert format_value(v) == want
-
-
-@given(st.lists(st.floats() | st.sampled_from([0.0, -0.0, 1e-4, 9.999e-5, 1e16, 2.0**53, -(2.0**53), 1e15 + 0.5]),
-                max_size=50))
-def test_format_values_is_format_value_elementwise(vs):
-    got = format_values(np.array(vs, dtype=np.float64))
-    assert got == [format_value(v) for v in vs]
-
-
-def test_format_values_table():
-    vs = np.array([v for v, _ in VALUES])
-    assert format_values(vs) == [w for _, w in VALUES]
-    assert format_values(vs.reshape(2, -1)) == [w for _, w in VALUES]
 
 
 @pytest.mark.parametrize("ms,want", [
