@@ -27,15 +27,11 @@ from .samples import SampleArrays
 _CacheEntry = list
 
 
-def _series_entry(block: Block, ref: int) -> _CacheEntry:
-    cache: dict[int, _CacheEntry] | None = getattr(block, "_query_series_cache", None)
-    if cache is None:
-        cache = block._query_series_cache = {}  # type: ignore[attr-defined]
-    e = cache.get(ref)
-    if e is None:
-        labels, crefs = block.index.series(ref)
-        chunks = [(c.mint, c.maxt, c.ref) for c in crefs]
-        e = cache[ref] = [labels, chunks, [c[2] for c in chunks], False]
+def _load_entry(block: Block, ref: int) -> _CacheEntry:
+    """Parse series ``ref``'s index entry once and keep it in the block's ``query_series_cache``."""
+    labels, crefs = block.index.series(ref)
+    chunks = [(c.mint, c.maxt, c.ref) for c in crefs]
+    e = block.query_series_cache[ref] = [labels, chunks, [c[2] for c in chunks], False]
     return e
 
 
@@ -51,11 +47,9 @@ def read_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: int) 
     entries: list[_CacheEntry] = []
     picks: list[list[int]] = []
     whole = block.min_time >= mint and block.max_time - 1 <= maxt  # every chunk is in range
-    cache: dict[int, _CacheEntry] | None = getattr(block, "_query_series_cache", None)
-    if cache is None:
-        cache = block._query_series_cache = {}  # type: ignore[attr-defined]
+    cache = block.query_series_cache
     for ref in block.postings_for_matchers(matchers).tolist():
-        entry = cache.get(ref) or _series_entry(block, ref)
+        entry = cache.get(ref) or _load_entry(block, ref)
         ivs = stones.get(ref) if stones else None
         if ivs:
             picked = [r for a, b, r in entry[1] if b >= mint and a <= maxt
@@ -78,7 +72,7 @@ def read_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: int) 
     if Block.verify_chunks:
         _check_once(block, entries, picks)
     refs = np.array(flat, dtype=np.int64)
-    ts, vs, bounds = _decode_chunks(block, refs, np.zeros(len(refs), dtype=np.bool_))
+    ts, vs, bounds = _decode_chunks(block, refs)
     chunk_edges = np.zeros(len(labels) + 1, dtype=np.int64)
     np.cumsum(counts, out=chunk_edges[1:])
     arrs = SampleArrays(np.arange(len(labels), dtype=np.int64), ts, vs, bounds[chunk_edges])
@@ -94,18 +88,18 @@ def read_block(block: Block, matchers: Sequence[Matcher], mint: int, maxt: int) 
     return labels, arrs
 
 
-def _decode_chunks(block: Block, refs: np.ndarray, verify: np.ndarray):
-    """Decode the chunks with segment refs ``refs`` (in order) into CSR arrays."""
+def _decode_chunks(block: Block, refs: np.ndarray):
+    """Decode the chunks with segment refs ``refs`` (in order) into CSR arrays (CRCs: see ``_check_once``)."""
     reader = block.chunks
     seg_idx = refs >> 32
     offs = refs & 0xFFFFFFFF
     first = int(seg_idx[0])
     if len(reader.paths) == 1 or not (seg_idx != first).any():  # the common case: one segment file
-        return _decode_segment(reader, first, offs, verify)
+        return _decode_segment(reader, first, offs)
     segments = np.unique(seg_idx)
     # rare (a block with more than 512 MiB of chunks): decode per segment, then restore the order
     order = np.argsort(seg_idx, kind="stable")
-    parts = [_decode_segment(reader, int(s), offs[seg_idx == s], verify[seg_idx == s]) for s in segments]
+    parts = [_decode_segment(reader, int(s), offs[seg_idx == s]) for s in segments]
     ts = np.concatenate([p[0] for p in parts])
     vs = np.concatenate([p[1] for p in parts])
     lens = np.concatenate([np.diff(p[2]) for p in parts])
@@ -168,11 +162,11 @@ def _locate(reader, index: int, seg: np.ndarray, offs: np.ndarray, verify: np.nd
     return data_off, data_len
 
 
-def _decode_segment(reader, index: int, offs: np.ndarray, verify: np.ndarray):
+def _decode_segment(reader, index: int, offs: np.ndarray):
     m = reader._segment(index, int(index) << 32)
     seg = np.frombuffer(m, dtype=np.uint8)
     try:
-        data_off, data_len = _locate(reader, index, seg, offs, verify)
+        data_off, data_len = _locate(reader, index, seg, offs, np.zeros(len(offs), dtype=np.bool_))
         return decode_xor_many(seg, data_off, data_len)
     finally:
         del seg

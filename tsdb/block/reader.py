@@ -92,6 +92,8 @@ class Block:
         self.index = index
         self.chunks = chunks
         self._stones = stones
+        # owned by tsdb.block_query: each read series' parsed index entry (labels, chunk metas, CRC state)
+        self.query_series_cache: dict[int, list] = {}
         self._postings_cache: OrderedDict[tuple[Matcher, ...], np.ndarray] = OrderedDict()
         self._postings_cached = 0
         self._postings_lock = threading.Lock()
