@@ -306,6 +306,16 @@ def _bucket_quantile(q, ub, cnt):  # pragma: no cover - numba
     return start + (end - start) * (rank / count)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _rank_inside(x, lb, hb, rank_below, rank_at_hb):  # pragma: no cover - numba
+    """The cumulative count at ``x`` inside bucket ``(lb, hb]``, interpolated linearly (ends at ±Inf: no interpolation)."""
+    if math.isinf(lb):
+        return rank_at_hb
+    if math.isinf(hb):
+        return rank_below
+    return rank_below + (rank_at_hb - rank_below) * (x - lb) / (hb - lb)
+
+
 @njit(cache=True, nogil=True)
 def _bucket_fraction(lower, upper, ub, cnt):  # pragma: no cover - numba
     """Prometheus's ``BucketFraction``: share of observations in ``[lower, upper]``."""
@@ -338,20 +348,10 @@ def _bucket_fraction(lower, upper, ub, cnt):  # pragma: no cover - numba
         if lower_set and upper_set:
             break
         if not lower_set and lb < lower and hb > lower:
-            if math.isinf(lb):
-                lower_rank = bc[i]
-            elif math.isinf(hb):
-                lower_rank = rank
-            else:
-                lower_rank = rank + (bc[i] - rank) * (lower - lb) / (hb - lb)
+            lower_rank = _rank_inside(lower, lb, hb, rank, bc[i])
             lower_set = True
         if not upper_set and lb < upper and hb > upper:
-            if math.isinf(lb):
-                upper_rank = bc[i]
-            elif math.isinf(hb):
-                upper_rank = rank
-            else:
-                upper_rank = rank + (bc[i] - rank) * (upper - lb) / (hb - lb)
+            upper_rank = _rank_inside(upper, lb, hb, rank, bc[i])
             upper_set = True
         if lower_set and upper_set:
             break
