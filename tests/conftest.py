@@ -1,22 +1,20 @@
 """Fixtures shared by every test package."""
 
 import os
-import shutil
+import sys
 
 import pytest
 
-SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared")
+HERE = os.path.dirname(os.path.abspath(__file__))
+# --import-mode=importlib puts no test folder on sys.path. Only _support/ goes there: tests/ itself
+# holds folders named like the packages (tests/tsdb, tests/promlite) that would shadow them.
+SUPPORT = os.path.join(HERE, "_support")
+if SUPPORT not in sys.path:
+    sys.path.insert(0, SUPPORT)
 
+from _requirements import require_tool  # noqa: E402
 
-def require_tool(name: str, package: str = "prometheus") -> str:
-    """Path of an external tool; skip when missing, but fail under CI (whose .ci/run installs it)."""
-    path = shutil.which(name)
-    if path is None:
-        msg = f"{name} not on PATH (Debian package '{package}'; .ci/run installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
+SHARED = os.path.join(os.path.dirname(HERE), "..", "shared")
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ failed when env ``CI`` is set (CI must have it).
 """
 
 import json
-import os
 import shutil
 
 import pytest
+from _requirements import missing
 
 from bench import api_bench
 
@@ -55,9 +55,7 @@ def test_table_has_one_line_per_row_and_the_missing_peer():
 
 def test_quick_run_completes_and_writes_json(tmp_path):
     if api_bench.find_shared_datasets() is None:
-        if os.environ.get("CI"):
-            pytest.fail("shared/datasets/gen_openmetrics.py not found (set PROMLITE_BENCH_SHARED)")
-        pytest.skip("shared/datasets/gen_openmetrics.py not found (set PROMLITE_BENCH_SHARED)")
+        missing("shared/datasets/gen_openmetrics.py not found (set PROMLITE_BENCH_SHARED)")
     doc = api_bench.run(quick=True, out_dir=str(tmp_path), progress=False)
     with open(tmp_path / api_bench.JSON_NAME) as f:
         on_disk = json.load(f)

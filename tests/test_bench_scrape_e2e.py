@@ -10,10 +10,9 @@ failed when env ``CI`` is set (CI must have it).
 """
 
 import json
-import os
 
 import numpy as np
-import pytest
+from _requirements import missing
 
 from bench import scrape_e2e
 
@@ -40,9 +39,7 @@ def test_lateness_against_the_grid():
 
 def test_quick_run_completes_and_writes_json(tmp_path):
     if scrape_e2e.find_target_server() is None:
-        if os.environ.get("CI"):
-            pytest.fail("shared/datasets/target_server.py not found (set PROMLITE_SHARED)")
-        pytest.skip("shared/datasets/target_server.py not found (set PROMLITE_SHARED)")
+        missing("shared/datasets/target_server.py not found (set PROMLITE_SHARED)")
     res = scrape_e2e.run(quick=True, out_dir=str(tmp_path), progress=False)
     with open(tmp_path / scrape_e2e.RESULT_FILE) as f:
         on_disk = json.load(f)

@@ -16,7 +16,7 @@ import math
 import os
 from dataclasses import dataclass
 
-import pytest
+from _requirements import missing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared"))
@@ -27,10 +27,7 @@ KNOWN_FAILURES = os.path.join(HERE, "exposition_known_failures.txt")
 
 def require_shared(path: str) -> None:
     if not os.path.exists(path):
-        msg = f"{path} is missing (shared/ test corpus)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing(f"{path} is missing (shared/ test corpus)")
 
 
 def known_failures() -> set[str]:

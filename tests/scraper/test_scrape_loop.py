@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import shutil
 import socket
 import time
@@ -12,6 +11,7 @@ import time
 import _scrape_helpers as H  # noqa: E402 - beside the tests (see conftest.py)
 import numpy as np
 import pytest
+from _requirements import missing
 
 import tsdb
 from scraper.config import ScrapeConfig, StaticConfig, load_config
@@ -300,9 +300,7 @@ def test_timeout_and_refused():
 @pytest.fixture(scope="module")
 def tls_certs(tmp_path_factory):
     if shutil.which("openssl") is None:
-        if os.environ.get("CI"):
-            pytest.fail("openssl CLI not on PATH (Debian package 'openssl')")
-        pytest.skip("openssl CLI not available")
+        missing("openssl CLI not on PATH (Debian package 'openssl')")
     return H.make_certs(str(tmp_path_factory.mktemp("certs")))
 
 
