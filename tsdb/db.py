@@ -50,7 +50,7 @@ from .labels import make_labels
 from .matchers import Matcher
 from .rechunk import BLOCK_CHUNK_SAMPLES
 from .wal import WAL, checkpoint, decode_record, encode_samples, encode_series, encode_tombstones
-from .wal.records import SamplesRecord, SeriesRecord, TombstonesRecord
+from .wal.records import OPAQUE_KINDS, OpaqueRecord, SamplesRecord, SeriesRecord, TombstonesRecord
 
 log = logging.getLogger("tsdb")
 
@@ -73,6 +73,11 @@ class Options:
     wal_sync: str = "always"
     wal_sync_interval_ms: float = 100.0
     wal_segment_bytes: int = 128 * 2**20
+    #: snappy-compress WAL records (``--storage.tsdb.wal-compression``, on by default as in Prometheus)
+    wal_compression: bool = True
+    #: open without changing anything on disk: no lock, no WAL repair, no compaction, no appends.
+    #: Works while another process (a server) has the directory open.
+    read_only: bool = False
     #: most samples in a head chunk (Prometheus: 120)
     head_chunk_samples: int = DEFAULT_CHUNK_SAMPLES
     #: bytes reserved per series for its open, XOR-encoded head chunk; a chunk
@@ -88,7 +93,10 @@ def open(path: str, **options) -> DB:  # noqa: A001 - the library's entry point,
     """Open (creating if needed) the database in directory ``path``.
 
     Keyword options are the fields of :class:`Options`. Replays the WAL; a
-    torn tail is truncated at the last good record and logged.
+    torn tail of the last segment is cut at the last good record and logged;
+    any other damage raises :class:`~tsdb.errors.CorruptError` and changes
+    nothing. With ``read_only=True`` the directory must exist and nothing in
+    it is changed.
     """
     return DB(path, Options(**options))
 
@@ -105,10 +113,15 @@ class DB:
             raise ValueError("block_range_ms must be positive")
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise TSDBError(f"{self.path}: not a directory")
-        os.makedirs(self.path, exist_ok=True)
+        self.read_only = opts.read_only
+        if self.read_only:
+            if not os.path.isdir(self.path):
+                raise TSDBError(f"{self.path}: no such directory")
+        else:
+            os.makedirs(self.path, exist_ok=True)
         self._lock = threading.RLock()
         self._closed = False
-        self._lock_fd = self._acquire_dir_lock()
+        self._lock_fd = None if self.read_only else self._acquire_dir_lock()
         try:
             self.head = Head(
                 chunk_samples=opts.head_chunk_samples, slab_bytes=opts.head_slab_bytes,
@@ -118,15 +131,22 @@ class DB:
             self.blocks: list[Block] = []
             self._readers: dict[int, int] = {}  # id(block) -> open queriers reading it
             self._retired: dict[int, Block] = {}  # removed blocks still read by a querier
-            self._remove_tmp_dirs()
+            if not self.read_only:
+                self._remove_tmp_dirs()
             self._open_blocks()
             if self.blocks:
                 self.head.min_valid_t = max(b.meta.max_time for b in self.blocks)
-            self.wal = WAL.open(
-                os.path.join(self.path, "wal"), segment_size=opts.wal_segment_bytes,
-                sync=opts.wal_sync, sync_interval_ms=opts.wal_sync_interval_ms,
-            )
-            self._replay_wal()
+            wal_dir = os.path.join(self.path, "wal")
+            if self.read_only and not os.path.isdir(wal_dir):
+                self.wal = None  # a directory of blocks only
+            else:
+                self.wal = WAL.open(
+                    wal_dir, segment_size=opts.wal_segment_bytes,
+                    sync=opts.wal_sync, sync_interval_ms=opts.wal_sync_interval_ms,
+                    compress=opts.wal_compression, read_only=self.read_only,
+                )
+                self._replay_wal()
+            self._reserve_head_chunk_refs()
             self._stop_sync = threading.Event()
             self._sync_thread = None
             if opts.wal_sync == "batch":
@@ -153,6 +173,10 @@ class DB:
 
     def _release_dir_lock(self) -> None:
         if self._lock_fd is not None:
+            try:  # Prometheus removes its lock file on a clean shutdown; so do we
+                os.unlink(os.path.join(self.path, "lock"))
+            except OSError:
+                pass
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -177,10 +201,11 @@ class DB:
         replaced = {p.ulid for b in blocks for p in b.meta.compaction.parents}
         for b in list(blocks):
             if b.meta.ulid in replaced:
-                log.info("deleting block %s: already compacted into a newer block", b.meta.ulid)
                 b.close()
-                shutil.rmtree(b.path, ignore_errors=True)
                 blocks.remove(b)
+                if not self.read_only:
+                    log.info("deleting block %s: already compacted into a newer block", b.meta.ulid)
+                    shutil.rmtree(b.path, ignore_errors=True)
         self.blocks = blocks
 
     def _replay_wal(self) -> None:
@@ -188,8 +213,20 @@ class DB:
         nseries = nsamples = unknown = 0
         head = self.head
         alias: dict[int, int] = {}  # a series record repeating known labels under another ref
-        for _seg, payload in self.wal.replay():
+        opaque: dict[str, int] = {}
+        for seg, payload in self.wal.replay():
             rec = decode_record(payload)
+            if isinstance(rec, OpaqueRecord):
+                kind = OPAQUE_KINDS.get(rec.type, rec.type.name)
+                if not self.read_only:
+                    raise TSDBError(
+                        f"{self.wal.dir}: segment {seg:08d} holds {kind} (WAL record type {int(rec.type)}), "
+                        "which promlite cannot store yet; opening the directory for writing would lose them at "
+                        "the next checkpoint, so nothing was changed. Open it read-only "
+                        "(`promlite query --data DIR`) to read its float samples"
+                    )
+                opaque[kind] = opaque.get(kind, 0) + 1
+                continue
             if isinstance(rec, SeriesRecord):
                 for ref, labels in zip(rec.refs.tolist(), rec.labels, strict=True):
                     existing = head.index.get(labels)
@@ -216,10 +253,30 @@ class DB:
                     head.delete(np.array([alias.get(r, r)]), a, b)
         if unknown:
             log.warning("WAL replay: skipped %d samples of series with no series record", unknown)
+        for kind, n in opaque.items():
+            log.warning("WAL replay: skipped %d records of %s (not supported yet)", n, kind)
         if nseries or nsamples:
             log.info(
                 "replayed WAL: %d series, %d samples in %.3fs", nseries, nsamples, time.monotonic() - t0
             )
+
+    def _reserve_head_chunk_refs(self) -> None:
+        """Keep new series refs clear of those in Prometheus's ``chunks_head/``.
+
+        promlite does not load those memory-mapped chunks (the WAL holds the
+        same samples) and leaves the files alone, but Prometheus re-attaches
+        them by series ref when it opens the directory again: a new series of
+        ours must never take a ref that one of its chunks carries.
+        """
+        from .head_chunks_file import max_series_ref
+
+        try:
+            top = max_series_ref(os.path.join(self.path, "chunks_head"))
+        except TSDBError as e:
+            log.warning("chunks_head: %s (its series refs are skipped by scanning what is readable)", e)
+            top = 0
+        if top:
+            self.head.index.reserve(top)
 
     def _sync_loop(self) -> None:
         interval = self.options.wal_sync_interval_ms / 1000.0
@@ -235,6 +292,7 @@ class DB:
     def appender(self) -> Appender:
         """A new :class:`Appender` (cheap; one per batch)."""
         self._check_open()
+        self._check_writable()
         return Appender(self)
 
     def series_ref(self, labels: LabelsLike) -> int:
@@ -255,6 +313,7 @@ class DB:
         canon = make_labels(labels)
         with self._lock:
             self._check_open()
+            self._check_writable()
             ref, created = head.get_or_create(canon)
             if created:
                 self._mark_logged(np.array([ref]), False)
@@ -317,6 +376,7 @@ class DB:
             raise ValueError("delete needs at least one matcher")
         with self._lock:
             self._check_open()
+            self._check_writable()
             n = 0
             for b in self.blocks:
                 if b.meta.max_time <= mint or b.meta.min_time > maxt:
@@ -332,6 +392,7 @@ class DB:
         """Rewrite blocks that have tombstones without the deleted data."""
         with self._lock:
             self._check_open()
+            self._check_writable()
             self.blocks = compaction.clean_tombstones(self.path, self.blocks, retire=self._retire)
 
     # -- compaction and retention ------------------------------------------------------
@@ -449,7 +510,7 @@ class DB:
             "head_memory_bytes": h.memory_bytes(),
             "blocks": len(self.blocks),
             "block_bytes": sum(b.size_bytes() for b in self.blocks),
-            "wal_bytes": self.wal.size_bytes(),
+            "wal_bytes": self.wal.size_bytes() if self.wal is not None else 0,
             "out_of_order_samples": h.totals.out_of_order,
             "duplicate_samples": h.totals.duplicate,
             "out_of_bounds_samples": h.totals.out_of_bounds,
@@ -459,6 +520,10 @@ class DB:
         if self._closed:
             raise ClosedError(f"database {self.path} is closed")
 
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise TSDBError(f"database {self.path} is open read-only")
+
     def close(self) -> None:
         """Flush and close the WAL, close blocks, release the directory lock. Idempotent."""
         with self._lock:
@@ -467,7 +532,8 @@ class DB:
             self._closed = True
             self._stop_sync.set()
             try:
-                self.wal.close()
+                if self.wal is not None:
+                    self.wal.close()
             finally:
                 for b in [*self.blocks, *self._retired.values()]:
                     b.close()

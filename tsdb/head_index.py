@@ -37,7 +37,9 @@ class SeriesIndex:
     """Label sets by ref, refs by label set, and postings by (name, value)."""
 
     def __init__(self) -> None:
-        self._labels: list[tuple[str, ...] | None] = []  # flat label sets by ref
+        # flat label sets by ref; ref 0 is never used (Prometheus's series refs start at 1, and
+        # the WAL is Prometheus's, so refs are the same on both sides)
+        self._labels: list[tuple[str, ...] | None] = [None]
         self._by_labels: dict[tuple[str, ...], int] = {}
         self._postings: dict[str, dict[str, array | int]] = {}
         self._symbols: dict[str, str] = {}
@@ -49,6 +51,11 @@ class SeriesIndex:
     def next_ref(self) -> int:
         """The ref the next new series gets."""
         return len(self._labels)
+
+    def reserve(self, upto: int) -> None:
+        """Make new series get refs above ``upto`` (refs used by files promlite keeps but does not load)."""
+        if upto >= len(self._labels):
+            self._labels.extend([None] * (upto + 1 - len(self._labels)))
 
     def __len__(self) -> int:
         """Number of live series."""

@@ -19,9 +19,10 @@ def fill(db, nseries, start, end, step=STEP, name="m"):
     app = db.appender()
     refs = np.array([app.append({"__name__": name, "i": str(i)}, start, 0.0) for i in range(nseries)])
     app.commit()
+    idx = np.arange(nseries) * 1000.0  # series i's values (refs are not 0..n-1)
     for t in range(start + step, end, step):
         app = db.appender()
-        app.append_batch(refs, t, refs * 1000.0 + t / step)
+        app.append_batch(refs, t, idx + t / step)
         app.commit()
     return refs
 
@@ -109,7 +110,8 @@ def test_retention_by_size(tmp_path):
         fill(db, 50, 0, 13 * H)
         sizes = [b.size_bytes() for b in db.blocks]
         assert len(sizes) >= 4
-        wal = db.wal.size_bytes()
+    # measured once closed: close() zero-pads the WAL's last page, as Prometheus does
+    wal = sum(f.stat().st_size for f in (tmp_path / "d" / "wal").rglob("*") if f.is_file())
     limit = sum(sizes[-2:]) + wal  # room for exactly the two newest blocks and the WAL
     with tsdb.open(str(tmp_path / "d"), max_block_ms=2 * H, retention_bytes=limit) as db:
         db.compact()
@@ -193,7 +195,7 @@ def test_open_querier_survives_compaction_and_retention(tmp_path):
                   ((s.labels, (s.timestamps, s.values)) for s in q.select(Matcher.eq("__name__", "m")))}
         first_blocks = list(q._blocks)
         fill_more = db.appender()
-        refs = np.arange(3)
+        refs = np.arange(1, 4)  # the first three series (refs start at 1, as Prometheus's)
         for t in range(5 * H, 12 * H, STEP):  # moves retention and compaction past the querier's blocks
             fill_more.append_batch(refs, t, np.ones(3))
         fill_more.commit()

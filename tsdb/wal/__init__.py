@@ -2,9 +2,9 @@
 
 Three layers, one job each (see docs/format/wal.md):
 
-* :mod:`.records` — the record codec, pure functions (arrays <-> bytes);
-* :mod:`.segments` — segment files: framing (length + CRC32C), appending with
-  fsync policy, replay with torn-tail repair;
+* :mod:`.records` — Prometheus's record codec, pure functions (arrays <-> bytes);
+* :mod:`.frames` / :mod:`.segments` — Prometheus's segment files: 32 KiB pages,
+  fragments with CRC32C, snappy; appending with an fsync policy, replay, torn tails;
 * :mod:`.checkpoint` — folding old segments into a compact checkpoint.
 
 Typical start-up::
@@ -18,6 +18,9 @@ Typical start-up::
 
 from .checkpoint import checkpoint
 from .records import (
+    ExemplarsRecord,
+    MetadataRecord,
+    OpaqueRecord,
     Record,
     RecordType,
     SamplesRecord,
@@ -40,6 +43,9 @@ __all__ = [
     "SeriesRecord",
     "SamplesRecord",
     "TombstonesRecord",
+    "ExemplarsRecord",
+    "MetadataRecord",
+    "OpaqueRecord",
     "encode_series",
     "encode_samples",
     "encode_tombstones",

@@ -50,11 +50,17 @@ from .frames import (
     segment_name,
 )
 from .records import (
+    OPAQUE_KINDS,
+    ExemplarsRecord,
+    MetadataRecord,
+    OpaqueRecord,
     Record,
     SamplesRecord,
     SeriesRecord,
     TombstonesRecord,
     decode_record,
+    encode_exemplars,
+    encode_metadata,
     encode_samples,
     encode_series,
     encode_tombstones,
@@ -106,7 +112,7 @@ def checkpoint(wal: WAL, upto_segment: int, keep_series: KeepSeries, mint: int) 
     if os.path.exists(tmp):
         shutil.rmtree(tmp)
     # "batch" with no sync() calls: fsync happens on segment change and close only.
-    out = WAL.open(tmp, segment_size=wal.segment_size, sync="batch")
+    out = WAL.open(tmp, segment_size=wal.segment_size, sync="batch", compress=wal.compress)
     try:
         merger = _Merger(out)
         for rec in _records(sources):
@@ -144,9 +150,17 @@ def _records(paths: list[str]) -> Iterator[Record]:
     for path in paths:
         for off, payload in read_segment(path):
             try:
-                yield decode_record(payload)
+                rec = decode_record(payload)
             except CorruptError as e:
                 raise CorruptError(str(e), path=path, offset=off) from None
+            if isinstance(rec, OpaqueRecord):
+                # dropping them would lose data promlite cannot even show: refuse instead
+                raise CorruptError(
+                    f"{OPAQUE_KINDS.get(rec.type, rec.type.name)} (record type {int(rec.type)}) are not "
+                    "supported by promlite yet; the checkpoint was not written and nothing was changed",
+                    path=path, offset=off,
+                )
+            yield rec
 
 
 def _mask(keep_series: KeepSeries, refs: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -177,6 +191,24 @@ def _filter(rec: Record, keep_series: KeepSeries, mint: int) -> Record | None:
         if not mask.any():
             return None
         return TombstonesRecord(rec.refs[mask], rec.mints[mask], rec.maxts[mask])
+    if isinstance(rec, ExemplarsRecord):
+        mask = rec.ts >= mint
+        if mask.any():
+            mask &= _mask(keep_series, rec.refs)
+        if not mask.any():
+            return None
+        return ExemplarsRecord(
+            rec.refs[mask], rec.ts[mask], rec.vs[mask], list(itertools.compress(rec.labels, mask.tolist()))
+        )
+    if isinstance(rec, MetadataRecord):
+        mask = _mask(keep_series, rec.refs)
+        if not mask.any():
+            return None
+        keep = mask.tolist()
+        return MetadataRecord(
+            rec.refs[mask], list(itertools.compress(rec.types, keep)),
+            list(itertools.compress(rec.units, keep)), list(itertools.compress(rec.helps, keep)),
+        )
     raise RuntimeError(f"BUG: unknown record {type(rec).__name__}")
 
 
@@ -190,7 +222,7 @@ class _Merger:
         self._rows = 0
 
     def add(self, rec: Record) -> None:
-        cap = MAX_MERGED_SERIES if isinstance(rec, SeriesRecord) else MAX_MERGED_ROWS
+        cap = MAX_MERGED_SERIES if isinstance(rec, SeriesRecord | ExemplarsRecord | MetadataRecord) else MAX_MERGED_ROWS
         if type(rec) is not self._kind or self._rows + len(rec.refs) > cap:
             self.flush()
             self._kind = type(rec)
@@ -218,4 +250,16 @@ def _encode_merged(parts: list[Record]) -> bytes:
         mints = np.concatenate([p.mints for p in parts])  # type: ignore[union-attr]
         maxts = np.concatenate([p.maxts for p in parts])  # type: ignore[union-attr]
         return encode_tombstones(refs, mints, maxts)
+    if isinstance(first, ExemplarsRecord):
+        ts = np.concatenate([p.ts for p in parts])  # type: ignore[union-attr]
+        vs = np.concatenate([p.vs for p in parts])  # type: ignore[union-attr]
+        return encode_exemplars(refs, ts, vs, [ls for p in parts for ls in p.labels])  # type: ignore[union-attr]
+    if isinstance(first, MetadataRecord):
+        # Prometheus keeps the latest metadata per series; later rows win
+        latest: dict[int, tuple[int, str, str]] = {}
+        for p in parts:
+            for r, t, u, h in zip(p.refs.tolist(), p.types, p.units, p.helps, strict=True):  # type: ignore[union-attr]
+                latest[r] = (t, u, h)
+        rs = list(latest)
+        return encode_metadata(rs, [latest[r][0] for r in rs], [latest[r][1] for r in rs], [latest[r][2] for r in rs])
     raise RuntimeError(f"BUG: unknown record {type(first).__name__}")

@@ -1,21 +1,28 @@
-"""On-disk names and frames of a WAL directory: what the bytes are, not when to write them.
+"""On-disk names, pages and record fragments of a WAL directory: what the bytes are, not when to write them.
 
-See docs/format/wal.md#segment. A segment has no header; it is a sequence of
-frames::
+This is Prometheus's WAL layout (``tsdb/wlog``; docs/format/wal.md#segment),
+so Prometheus, ``promtool`` and promlite read each other's segments. A segment
+is a sequence of 32 KiB pages. A record is written as one or more fragments,
+each with a 7-byte header::
 
-    ┌──────────────┬──────────────────┬───────────────────┐
-    │ len <uint32> │ crc32c <uint32>  │ payload <len B>   │  little-endian
-    └──────────────┴──────────────────┴───────────────────┘
+    ┌───────────┬──────────┬────────────┬──────────────────┐
+    │ type <1b> │ len <2b> │ CRC32 <4b> │ data <len bytes> │   big-endian
+    └───────────┴──────────┴────────────┴──────────────────┘
 
-``crc32c`` (Castagnoli) covers the payload. ``len == 0`` is never written, so
-a zero-filled tail (what some filesystems leave after a crash) reads as a bad
-frame instead of as empty records.
+``type``: 1 full, 2 first, 3 middle, 4 last fragment; bit 3 set means the
+record is snappy-compressed (block format, the whole record, before it is cut
+into fragments). A fragment never crosses a page: a record that does not fit
+in the rest of a page continues in the next. When fewer than 7 bytes are left
+in a page they are zeros (type 0, "the rest of the page is padding"), and a
+page that is closed early (a new segment, a clean shutdown) is zero-padded to
+its end. ``CRC32`` is CRC32C (Castagnoli) of the fragment's data.
 
-:class:`SegmentReader` streams the good frames of one file and, instead of
-raising, records where and why it stopped, so the caller decides whether a bad
-frame is a torn tail (truncate) or corruption (raise). Cost: O(file bytes),
-one buffered read per header and per payload; no frame is kept after it is
-yielded.
+:func:`pack_records` is the writer (bytes to append at a given file offset);
+:class:`SegmentReader` streams the complete records of one file and, instead of
+raising, records where and why it stopped, and whether anything readable
+follows that point (a torn tail is only ever followed by nothing), so the
+caller decides between "cut the torn tail" and "refuse: corruption".
+Cost: O(file bytes), one Python step per fragment (at most 32 KiB each).
 """
 
 from __future__ import annotations
@@ -23,31 +30,37 @@ from __future__ import annotations
 import os
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+import cramjam
 import crc32c
 
 from ..errors import CorruptError
 
 __all__ = [
-    "FRAME_HEADER",
-    "FRAME_HEADER_SIZE",
-    "MAX_RECORD_SIZE",
+    "PAGE_SIZE",
+    "HEADER_SIZE",
     "SegmentReader",
     "checkpoint_name",
-    "frame",
+    "compress_record",
     "latest_checkpoint",
     "list_segments",
+    "pack_records",
+    "packed_size",
     "read_segment",
     "segment_name",
     "truncate_file",
 ]
 
-FRAME_HEADER = struct.Struct("<II")  # payload length, crc32c(payload)
-FRAME_HEADER_SIZE = FRAME_HEADER.size
-MAX_RECORD_SIZE = 2**32 - 1
+PAGE_SIZE = 32 * 1024
+HEADER_SIZE = 7
+_HDR = struct.Struct(">BHI")  # type, length, crc32c
 
-_READ_BUFFER = 1 << 20
+REC_PAGE_TERM, REC_FULL, REC_FIRST, REC_MIDDLE, REC_LAST = 0, 1, 2, 3, 4
+SNAPPY_FLAG = 1 << 3
+ZSTD_FLAG = 1 << 4
+_TYPE_MASK = 0x07
+
 _SEGMENT_RE = re.compile(r"^\d{8,}$")
 _CHECKPOINT_RE = re.compile(r"^checkpoint\.(\d{8,})$")
 
@@ -86,29 +99,97 @@ def latest_checkpoint(dir: str) -> tuple[int, str] | None:
     return best
 
 
-# ----------------------------------------------------------------- frames
+# ----------------------------------------------------------------- writing
 
 
-def frame(records: tuple[bytes, ...] | list[bytes]) -> bytes:
-    """The framed bytes of ``records``, ready to be appended as one write."""
-    parts: list[bytes] = []
-    for rec in records:
+def compress_record(rec: bytes) -> tuple[bytes, bool]:
+    """Snappy-compress ``rec`` when that makes it smaller, as Prometheus does: ``(bytes, compressed)``."""
+    if not rec:
+        return rec, False
+    c = bytes(cramjam.snappy.compress_raw(rec))
+    return (c, True) if len(c) < len(rec) else (rec, False)
+
+
+def packed_size(lengths: Sequence[int], offset: int) -> int:
+    """Bytes that records of these (already compressed) lengths take when appended at ``offset``."""
+    pos = offset % PAGE_SIZE
+    total = 0
+    for n in lengths:
+        first = True
+        while first or n > 0:
+            first = False
+            if PAGE_SIZE - pos < HEADER_SIZE:
+                total += PAGE_SIZE - pos
+                pos = 0
+            k = min(n, PAGE_SIZE - pos - HEADER_SIZE)
+            total += HEADER_SIZE + k
+            pos += HEADER_SIZE + k
+            n -= k
+        if PAGE_SIZE - pos < HEADER_SIZE:
+            total += PAGE_SIZE - pos
+            pos = 0
+    return total
+
+
+def pack_records(records: Sequence[tuple[bytes, bool]], offset: int) -> bytes:
+    """The bytes that append ``records`` (``(data, compressed)`` pairs) at file offset ``offset``.
+
+    Follows Prometheus's writer fragment for fragment: a page with fewer than
+    7 bytes left is zero-padded, a record that does not fit the page is split
+    (a zero-length first fragment when exactly 7 bytes are left), and an empty
+    record is one empty full fragment.
+    """
+    out = bytearray()
+    pos = offset % PAGE_SIZE
+    crc = crc32c.crc32c
+    pack = _HDR.pack
+    for rec, compressed in records:
+        flag = SNAPPY_FLAG if compressed else 0
+        view = memoryview(rec)
         n = len(rec)
-        if n == 0:
-            raise ValueError("empty WAL record (length 0 is reserved for detecting zeroed tails)")
-        if n > MAX_RECORD_SIZE:
-            raise ValueError(f"WAL record of {n} bytes exceeds {MAX_RECORD_SIZE}")
-        parts.append(FRAME_HEADER.pack(n, crc32c.crc32c(rec)))
-        parts.append(rec)
-    return b"".join(parts)
+        i = 0
+        while i == 0 or n > 0:
+            if PAGE_SIZE - pos < HEADER_SIZE:
+                out += bytes(PAGE_SIZE - pos)
+                pos = 0
+            k = min(n, PAGE_SIZE - pos - HEADER_SIZE)
+            part = view[:k]
+            if i == 0:
+                typ = REC_FULL if k == n else REC_FIRST
+            else:
+                typ = REC_LAST if k == n else REC_MIDDLE
+            out += pack(typ | flag, k, crc(part))
+            out += part
+            pos += HEADER_SIZE + k
+            view = view[k:]
+            n -= k
+            i += 1
+        if PAGE_SIZE - pos < HEADER_SIZE:
+            out += bytes(PAGE_SIZE - pos)
+            pos = 0
+    return bytes(out)
+
+
+def page_padding(offset: int) -> int:
+    """Zero bytes that close the page at ``offset`` (0 when it is on a page boundary)."""
+    r = offset % PAGE_SIZE
+    return 0 if r == 0 else PAGE_SIZE - r
+
+
+# ----------------------------------------------------------------- reading
 
 
 class SegmentReader:
-    """Iterates the good frames of one segment file; remembers where it stopped.
+    """Iterates ``(offset, record)`` of the complete records of one segment file.
 
-    After iteration, ``bad_offset`` is None when the file ended on a frame
-    boundary, else the offset of the first bad frame and ``reason`` says why.
-    ``limit`` caps how many bytes are read (for a segment still being written).
+    ``offset`` is where the record's first fragment starts. After iteration,
+    ``bad_offset`` is None when the file ended cleanly (on a record boundary,
+    or inside page padding), else the end of the last good record, and
+    ``reason`` says what was found there. ``readable_after`` then tells
+    whether a well-formed fragment (header and CRC) exists anywhere after the
+    bad point: True means the damage is in the middle (corruption), False that
+    nothing readable follows (a torn tail). ``limit`` caps how many bytes are
+    read (for a segment still being written).
     """
 
     def __init__(self, path: str, limit: int | None = None):
@@ -117,48 +198,138 @@ class SegmentReader:
         self.size = 0
         self.bad_offset: int | None = None
         self.reason = ""
+        self.readable_after = False
+        self.foreign = False
+        self.unclean_end = False  # the file ends inside a page's zero padding (harmless)
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        with open(self.path, "rb", buffering=_READ_BUFFER) as f:
-            size = os.fstat(f.fileno()).st_size
-            if self.limit is not None:
-                size = min(size, self.limit)
-            self.size = size
-            off = 0
-            while off < size:
-                left = size - off
-                if left < FRAME_HEADER_SIZE:
-                    self._bad(off, f"incomplete frame header ({left} bytes)")
-                    return
-                hdr = f.read(FRAME_HEADER_SIZE)
-                if len(hdr) < FRAME_HEADER_SIZE:
-                    self._bad(off, "short read of frame header")
-                    return
-                length, crc = FRAME_HEADER.unpack(hdr)
-                if length == 0:
-                    self._bad(off, "zero record length")
-                    return
-                if length > left - FRAME_HEADER_SIZE:
-                    self._bad(off, f"record length {length} runs past end of file "
-                                   f"({left - FRAME_HEADER_SIZE} bytes left)")
-                    return
-                payload = f.read(length)
-                if len(payload) < length:
-                    self._bad(off, "short read of record")
-                    return
-                if crc32c.crc32c(payload) != crc:
-                    self._bad(off, f"CRC32C mismatch in record of {length} bytes")
-                    return
-                yield off, payload
-                off += FRAME_HEADER_SIZE + length
+        with open(self.path, "rb") as f:
+            data = f.read() if self.limit is None else f.read(self.limit)
+        self.size = size = len(data)
+        pos = 0
+        rec_start = 0
+        parts: list[bytes] = []
+        compressed = False
+        expect_more = False
+        unpack = _HDR.unpack_from
+        crc = crc32c.crc32c
+        while pos < size:
+            t = data[pos]
+            if t == REC_PAGE_TERM:
+                if expect_more:
+                    return self._bad(rec_start, pos, "page padding inside a fragmented record", data)
+                # padding runs to the end of the page (a whole page when it starts one)
+                end = min(size, (pos // PAGE_SIZE + 1) * PAGE_SIZE)
+                if data.count(0, pos, end) != end - pos:
+                    return self._bad(pos, pos, "unexpected non-zero byte in padded page", data)
+                if end == size and end % PAGE_SIZE:
+                    self.unclean_end = True
+                pos = end
+                rec_start = pos
+                continue
+            if size - pos < HEADER_SIZE:
+                return self._bad(rec_start, pos, f"incomplete fragment header ({size - pos} bytes at end of file)", data)
+            typ, length, want = unpack(data, pos)
+            kind = typ & _TYPE_MASK
+            if typ & ~(_TYPE_MASK | SNAPPY_FLAG | ZSTD_FLAG) or kind > REC_LAST:
+                return self._bad(rec_start, pos, f"invalid fragment type {typ:#04x}", data)
+            if typ & ZSTD_FLAG:
+                return self._bad(rec_start, pos, "zstd-compressed WAL records are not supported "
+                                 "(Prometheus --storage.tsdb.wal-compression-type=zstd)", data)
+            if length > PAGE_SIZE - HEADER_SIZE or (pos % PAGE_SIZE) + HEADER_SIZE + length > PAGE_SIZE:
+                return self._bad(rec_start, pos, f"invalid fragment length {length}", data)
+            if pos + HEADER_SIZE + length > size:
+                return self._bad(rec_start, pos, f"fragment of {length} bytes runs past the end of the file", data)
+            body = data[pos + HEADER_SIZE : pos + HEADER_SIZE + length]
+            if crc(body) != want:
+                return self._bad(rec_start, pos, f"unexpected checksum {crc(body):08x}, expected {want:08x}", data)
+            if (kind in (REC_FULL, REC_FIRST)) == expect_more:
+                what = "a new record starts inside a fragmented one" if expect_more else "a continuation fragment without a first"
+                return self._bad(rec_start, pos, what, data)
+            if not expect_more:
+                rec_start = pos
+                compressed = bool(typ & SNAPPY_FLAG)
+                parts = []
+            parts.append(body)
+            pos += HEADER_SIZE + length
+            if kind in (REC_FULL, REC_LAST):
+                expect_more = False
+                rec = parts[0] if len(parts) == 1 else b"".join(parts)
+                if compressed and rec:
+                    try:
+                        rec = bytes(cramjam.snappy.decompress_raw(rec))
+                    except Exception as e:  # cramjam raises its own DecompressionError
+                        return self._bad(rec_start, rec_start, f"snappy: {e}", data)
+                yield rec_start, rec
+                rec_start = pos
+            else:
+                expect_more = True
+        if expect_more:
+            self._bad(rec_start, size, "the file ends inside a fragmented record", data)
 
-    def _bad(self, off: int, reason: str) -> None:
+    def _bad(self, off: int, at: int, reason: str, data: bytes) -> None:
         self.bad_offset = off
         self.reason = reason
+        self.readable_after = _anything_readable(data, at)
+        # A torn write leaves a cut-off fragment or zeros, never bytes that are no fragment at all;
+        # those mean a foreign or damaged file, which is not ours to cut.
+        t = data[at] if at < len(data) else 0
+        self.foreign = bool(t & ~(_TYPE_MASK | SNAPPY_FLAG)) or (t & _TYPE_MASK) > REC_LAST
+        if off == 0 and _is_promlite_v1(data):
+            self.reason = (
+                "this segment is in the WAL format of promlite 0.1 (msgpack frames), not Prometheus's; "
+                "open the directory with promlite 0.1 and call DB.flush() to turn the WAL into blocks"
+            )
+            self.readable_after = True  # never treat a whole foreign file as a torn tail
+
+    def tail_is_torn(self) -> bool:
+        """Whether the damage found is a torn tail: nothing readable follows it."""
+        return self.bad_offset is not None and not self.readable_after and not self.foreign
+
+
+def _is_promlite_v1(data: bytes) -> bool:
+    """promlite 0.1's frames: ``len <u32 LE> crc32c <u32 LE>`` then a type byte 1-3 and a msgpack array."""
+    if len(data) < 10:
+        return False
+    length, want = struct.unpack_from("<II", data)
+    body = data[8 : 8 + length]
+    return 0 < length == len(body) and body[0] in (1, 2, 3) and body[1] in (0x92, 0x93) and crc32c.crc32c(body) == want
+
+
+def _valid_fragment_at(data: bytes, pos: int) -> bool:
+    if len(data) - pos < HEADER_SIZE:
+        return False
+    typ, length, want = _HDR.unpack_from(data, pos)
+    if typ & ~(_TYPE_MASK | SNAPPY_FLAG) or not REC_FULL <= typ & _TYPE_MASK <= REC_LAST:
+        return False
+    if (pos % PAGE_SIZE) + HEADER_SIZE + length > PAGE_SIZE or pos + HEADER_SIZE + length > len(data):
+        return False
+    return crc32c.crc32c(data[pos + HEADER_SIZE : pos + HEADER_SIZE + length]) == want
+
+
+def _anything_readable(data: bytes, at: int) -> bool:
+    """Whether a well-formed fragment follows the bad point ``at``.
+
+    Checks the fragment right after a bad one whose length field looks sane
+    (a flipped bit in one fragment leaves its neighbours intact), then the start of
+    every later page (a record always starts a page's first fragment or
+    continues there). A torn write leaves neither.
+    """
+    if len(data) - at >= HEADER_SIZE:
+        _typ, length, _crc = _HDR.unpack_from(data, at)
+        nxt = at + HEADER_SIZE + length
+        if (at % PAGE_SIZE) + HEADER_SIZE + length <= PAGE_SIZE and _valid_fragment_at(data, nxt):
+            return True
+    page = (at // PAGE_SIZE + 1) * PAGE_SIZE
+    while page < len(data):
+        if _valid_fragment_at(data, page):
+            return True
+        page += PAGE_SIZE
+    return False
 
 
 def read_segment(path: str) -> Iterator[tuple[int, bytes]]:
-    """``(offset, payload)`` of every frame of a sealed segment; a bad frame is CorruptError."""
+    """``(offset, record)`` of every record of a sealed segment; damage is CorruptError."""
     reader = SegmentReader(path)
     yield from reader
     if reader.bad_offset is not None:

@@ -1,33 +1,35 @@
-"""WAL segment files: appending with an fsync policy, replay, torn-tail repair.
+"""WAL segment files in Prometheus's format: appending with an fsync policy, replay, torn tails.
 
 See docs/format/wal.md for the layout. This module knows files and frames; it
 treats record payloads as opaque bytes (records.py knows what is inside).
 
 Strategy
 --------
-A WAL directory holds numbered segment files (``%08d``, like Prometheus) and at
-most one live checkpoint directory (``checkpoint.%08d``, written by
-checkpoint.py). frames.py says what the bytes are (length + CRC32C frames);
-this module decides when they are written, synced, read back and repaired.
+A WAL directory holds numbered segment files (``%08d``) and at most one live
+checkpoint directory (``checkpoint.%08d``, written by checkpoint.py), exactly
+as Prometheus lays them out. frames.py says what the bytes are (32 KiB pages,
+fragments with CRC32C, optional snappy); this module decides when they are
+written, synced, read back and, on request only, repaired.
 
 Invariants
 ----------
 * One ``log()`` call = one commit = one ``pwrite`` at the end of the current
   segment, so a crash leaves at most one partial commit, always at the tail.
-  A commit is never split across segments; a new segment is started when the
-  commit would push a non-empty segment past ``segment_size`` (a commit larger
-  than ``segment_size`` gets a segment of its own that exceeds it).
+  A commit is never split across segments (Prometheus never splits a record);
+  a new segment is started when the commit would push a non-empty segment past
+  ``segment_size``, after zero-padding the old segment's last page.
 * When the write (or its fdatasync) fails, the segment is truncated back to
-  where the commit started, so the file always ends on a complete frame;
-  ENOSPC/EFBIG/EDQUOT become :class:`StorageFullError`.
+  where the commit started; ENOSPC/EFBIG/EDQUOT become :class:`StorageFullError`.
+* Nothing unreadable is destroyed. A bad record in the *last* segment with
+  nothing readable after it is a torn write: the file is cut at the last good
+  record and a warning names the file, offset and bytes dropped (read-only
+  mode only warns). Anything else -- a bad record with good ones after it, a
+  bad middle segment, a gap in the numbering -- raises :class:`CorruptError`
+  naming the file and offset and changes nothing, unless ``repair=True`` (the
+  ``promlite tsdb repair`` command), which first copies every file it will
+  change into ``<wal>.repair-<time>/`` and then cuts as Prometheus's repair does.
 * Writes never go after an unchecked tail: before the first write after
-  ``open()``, the last segment is scanned and a torn tail truncated (``replay``
-  does this scan as a side effect, so a normal start pays for it once).
-* Replay: a bad frame in the *last* segment is a torn write; the file is cut at
-  the last good frame and a warning names the file, offset and bytes dropped.
-  A bad frame anywhere else is corruption: :class:`CorruptError` with path and
-  offset, unless ``repair=True``, which truncates there, deletes every later
-  segment and logs what it dropped.
+  ``open()``, the last segment is scanned (``replay`` does this as a side effect).
 
 Thread-safety: ``log``, ``sync``, ``cut``, ``truncate_before`` and ``close``
 serialize on one lock. ``replay`` is meant for start-up; when it runs while a
@@ -51,11 +53,14 @@ from typing import Literal
 from ..errors import ClosedError, CorruptError, StorageFullError
 from ..fsutil import fsync_dir
 from .frames import (
-    FRAME_HEADER_SIZE,
+    PAGE_SIZE,
     SegmentReader,
-    frame,
+    compress_record,
     latest_checkpoint,
     list_segments,
+    pack_records,
+    packed_size,
+    page_padding,
     segment_name,
     truncate_file,
 )
@@ -82,10 +87,16 @@ class WAL:
     commit; :meth:`replay` yields them back in order after a restart.
     """
 
-    def __init__(self, dir: str, segment_size: int, sync: SyncMode, sync_interval_ms: float):
+    def __init__(
+        self, dir: str, segment_size: int, sync: SyncMode, sync_interval_ms: float,
+        compress: bool = True, read_only: bool = False,
+    ):
         self._dir = dir
         self._segment_size = segment_size
         self._sync = sync
+        self._compress = compress
+        self._read_only = read_only
+        self._pad_first = False  # the last segment ends inside a page's padding: close that page first
         self._sync_interval = sync_interval_ms / 1000.0
         self._lock = threading.Lock()
         self._fd: int | None = None
@@ -106,6 +117,8 @@ class WAL:
         segment_size: int = DEFAULT_SEGMENT_SIZE,
         sync: SyncMode = "always",
         sync_interval_ms: float = 100.0,
+        compress: bool = True,
+        read_only: bool = False,
     ) -> WAL:
         """Open (creating if missing) the WAL in ``dir``.
 
@@ -115,16 +128,26 @@ class WAL:
         flushing to the OS (close still fsyncs). Nothing is written until the
         first ``log``/``cut``; leftovers of an interrupted checkpoint
         (``checkpoint.N.tmp``) are removed.
+
+        ``compress`` snappy-compresses records that shrink (Prometheus's
+        ``--storage.tsdb.wal-compression``, on by default); either kind is read.
+        ``read_only`` changes nothing on disk: no directory is created, no torn
+        tail is cut (replay stops there and says so), and writing raises.
+        ``segment_size`` must be a multiple of the 32 KiB page, as Prometheus requires.
         """
         if sync not in _SYNC_MODES:
             raise ValueError(f"sync must be one of {_SYNC_MODES}, got {sync!r}")
-        if segment_size <= FRAME_HEADER_SIZE:
-            raise ValueError(f"segment_size must exceed {FRAME_HEADER_SIZE}, got {segment_size}")
-        os.makedirs(dir, exist_ok=True)
-        for n in os.listdir(dir):
-            if n.startswith("checkpoint.") and n.endswith(".tmp"):
-                shutil.rmtree(os.path.join(dir, n), ignore_errors=True)
-        return cls(dir, segment_size, sync, sync_interval_ms)
+        if segment_size < PAGE_SIZE or segment_size % PAGE_SIZE:
+            raise ValueError(f"segment_size must be a positive multiple of {PAGE_SIZE} (the page size), got {segment_size}")
+        if read_only:
+            if not os.path.isdir(dir):
+                raise FileNotFoundError(errno.ENOENT, "no WAL directory", dir)
+        else:
+            os.makedirs(dir, exist_ok=True)
+            for n in os.listdir(dir):
+                if n.startswith("checkpoint.") and n.endswith(".tmp"):
+                    shutil.rmtree(os.path.join(dir, n), ignore_errors=True)
+        return cls(dir, segment_size, sync, sync_interval_ms, compress, read_only)
 
     def close(self) -> None:
         """Fsync and close the current segment. Idempotent; later use raises ClosedError."""
@@ -135,6 +158,7 @@ class WAL:
             if self._fd is not None:
                 fd, self._fd = self._fd, None
                 try:
+                    self._close_page(fd)
                     if self._dirty:
                         _fdatasync(fd)
                         self._dirty = False
@@ -156,6 +180,14 @@ class WAL:
     @property
     def segment_size(self) -> int:
         return self._segment_size
+
+    @property
+    def compress(self) -> bool:
+        return self._compress
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
 
     @property
     def current_segment(self) -> int | None:
@@ -194,13 +226,19 @@ class WAL:
         """
         if not records:
             return
-        data = frame(records)
+        recs = [compress_record(r) for r in records] if self._compress else [(r, False) for r in records]
+        lengths = [len(r) for r, _ in recs]
         with self._lock:
             self._check_open()
             self._ensure_writer()
-            if self._offset > 0 and self._offset + len(data) > self._segment_size:
+            start = self._offset + (page_padding(self._offset) if self._pad_first else 0)
+            if self._offset > 0 and start + packed_size(lengths, start) > self._segment_size:
                 self._next_segment()
-            self._append(data)
+                start = 0
+            pad = start - self._offset
+            data = pack_records(recs, start)
+            self._append(bytes(pad) + data if pad else data)
+            self._pad_first = False
 
     def sync(self, force: bool = False) -> None:
         """Flush logged records to disk per the sync policy ("batch": at most every interval).
@@ -222,6 +260,7 @@ class WAL:
         """Start a new segment now; returns its index. Earlier records are all in lower segments."""
         with self._lock:
             self._check_open()
+            self._check_writable()
             self._ensure_writer()
             self._next_segment()
             assert self._seg is not None
@@ -235,6 +274,7 @@ class WAL:
         """
         with self._lock:
             self._check_open()
+            self._check_writable()
             segs = list_segments(self._dir)
             current = self._seg if self._seg is not None else (segs[-1] if segs else None)
             if current is not None and n > current:
@@ -289,13 +329,24 @@ class WAL:
             if reader.bad_offset is None:
                 if is_last:
                     self._tail_checked = True
+                    self._pad_first = reader.unclean_end
                 continue
-            if is_last and live_limit is None:
+            if is_last and live_limit is None and (reader.tail_is_torn() or repair):
+                if self._read_only:
+                    log.warning(
+                        "WAL segment %s: %s at offset %d; torn tail of %d bytes not replayed "
+                        "(read-only: left as it is)",
+                        path, reader.reason, reader.bad_offset, reader.size - reader.bad_offset,
+                    )
+                    return
+                if repair and not reader.tail_is_torn():
+                    self._repair_at(segs, s, path, reader)
+                    return
                 self._drop_tail(path, reader)
                 self._tail_checked = True
                 return
             if live_limit is not None or not repair:
-                raise CorruptError(reader.reason, path=path, offset=reader.bad_offset)
+                raise CorruptError(_corrupt_advice(reader), path=path, offset=reader.bad_offset)
             self._repair_at(segs, s, path, reader)
             return
 
@@ -308,7 +359,7 @@ class WAL:
                 yield index, payload
             if reader.bad_offset is not None:
                 if not repair:
-                    raise CorruptError(reader.reason, path=path, offset=reader.bad_offset)
+                    raise CorruptError(_corrupt_advice(reader), path=path, offset=reader.bad_offset)
                 # Checkpoints are immutable: skip their damaged rest, do not edit them.
                 log.warning(
                     "WAL checkpoint %s: %s at offset %d; repair: ignoring the rest of the checkpoint "
@@ -322,12 +373,17 @@ class WAL:
             if todo[k] != todo[k - 1] + 1:
                 missing = os.path.join(self._dir, segment_name(todo[k - 1] + 1))
                 if not repair:
-                    raise CorruptError("missing WAL segment (segments are not contiguous)", path=missing)
+                    raise CorruptError(
+                        "missing WAL segment (segments are not contiguous); nothing was changed. "
+                        "Restore the file, or run `promlite tsdb repair DIR` to set the later segments aside",
+                        path=missing,
+                    )
                 dropped = todo[k:]
+                backup = self._set_aside([os.path.join(self._dir, segment_name(s)) for s in dropped])
                 self._delete_segments(dropped)
                 log.warning(
-                    "WAL %s: segment %s is missing; repair: deleted later segments %s",
-                    self._dir, segment_name(todo[k - 1] + 1), [segment_name(s) for s in dropped],
+                    "WAL %s: segment %s is missing; repair: moved later segments %s to %s",
+                    self._dir, segment_name(todo[k - 1] + 1), [segment_name(s) for s in dropped], backup,
                 )
                 del segs[segs.index(todo[k]):]
                 return todo[:k]
@@ -346,15 +402,25 @@ class WAL:
         assert reader.bad_offset is not None
         later = [x for x in segs if x > s]
         later_bytes = sum(os.path.getsize(os.path.join(self._dir, segment_name(x))) for x in later)
+        backup = self._set_aside([path] + [os.path.join(self._dir, segment_name(x)) for x in later])
         truncate_file(path, reader.bad_offset)
         self._delete_segments(later)
         self._tail_checked = True
         log.warning(
             "WAL segment %s: %s at offset %d; repair: truncated %d bytes and deleted %d later "
-            "segment(s) %s (%d bytes)",
+            "segment(s) %s (%d bytes); copies of every changed file are in %s",
             path, reader.reason, reader.bad_offset, reader.size - reader.bad_offset,
-            len(later), [segment_name(x) for x in later], later_bytes,
+            len(later), [segment_name(x) for x in later], later_bytes, backup,
         )
+
+    def _set_aside(self, paths: list[str]) -> str:
+        """Copy files a repair is about to change into ``<wal>.repair-<time>/``; returns that directory."""
+        backup = f"{self._dir.rstrip(os.sep)}.repair-{time.strftime('%Y%m%dT%H%M%S')}"
+        os.makedirs(backup, exist_ok=True)
+        for p in paths:
+            shutil.copy2(p, os.path.join(backup, os.path.basename(p)))
+        fsync_dir(backup)
+        return backup
 
     def _delete_segments(self, indices: list[int]) -> None:
         with self._lock:
@@ -371,10 +437,26 @@ class WAL:
         if self._closed:
             raise ClosedError(f"WAL {self._dir} is closed")
 
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise PermissionError(errno.EROFS, "WAL opened read-only", self._dir)
+
+    def _close_page(self, fd: int) -> None:
+        """Zero-pad the last page, as Prometheus does when it closes a segment."""
+        pad = page_padding(self._offset)
+        if pad and self._offset:
+            try:
+                os.pwrite(fd, bytes(pad), self._offset)
+                self._offset += pad
+                self._dirty = True
+            except OSError as e:  # the records are complete without it; Prometheus reads either way
+                log.warning("WAL segment %s: cannot pad the last page: %s", segment_name(self._seg or 0), e)
+
     def _ensure_writer(self) -> None:
         """Open the last segment for appending (after checking its tail), or create the first."""
         if self._fd is not None:
             return
+        self._check_writable()
         segs = list_segments(self._dir)
         if not segs:
             ckpt = latest_checkpoint(self._dir)
@@ -388,7 +470,11 @@ class WAL:
             for _ in reader:
                 pass
             if reader.bad_offset is not None:
+                if not reader.tail_is_torn():
+                    raise CorruptError(_corrupt_advice(reader), path=path, offset=reader.bad_offset)
                 self._drop_tail(path, reader)
+            else:
+                self._pad_first = reader.unclean_end
             self._tail_checked = True
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
@@ -411,6 +497,7 @@ class WAL:
     def _next_segment(self) -> None:
         assert self._fd is not None and self._seg is not None
         fd = self._fd
+        self._close_page(fd)
         if self._dirty and self._sync != "never":
             self._datasync(fd)
         self._fd = None
@@ -455,3 +542,14 @@ class WAL:
         """Re-raise a disk-full ``e`` as StorageFullError naming ``path``; other errors pass."""
         if e.errno in _FULL_ERRNOS:
             raise StorageFullError(e.errno, f"storage full: {what} ({e.strerror})", path) from e
+
+
+def _corrupt_advice(reader: SegmentReader) -> str:
+    """What was found, and that nothing was changed (only the repair command cuts data)."""
+    return (
+        f"{reader.reason}; valid records follow, so this is not a torn tail and nothing was changed. "
+        "Run `promlite tsdb repair DIR` to cut the WAL here (it copies what it drops aside first)"
+        if reader.readable_after
+        else f"{reader.reason}; nothing was changed. Run `promlite tsdb repair DIR` to cut the WAL here "
+        "(it copies what it drops aside first)"
+    )
