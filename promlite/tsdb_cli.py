@@ -4,12 +4,17 @@
 * ``analyze DIR [BLOCK]`` — cardinality and compression figures of one block
   (the newest by default), as ``promtool tsdb analyze`` prints them, plus
   bytes per sample;
-* ``dump DIR`` — every sample as ``{labels} value timestamp`` lines;
+* ``dump DIR`` — every sample, blocks and head (WAL) alike, as
+  ``{labels} value timestamp`` lines;
+* ``repair DIR`` — the one command that cuts unreadable data: Prometheus's
+  repair (the WAL is cut at its first corruption), after copying every file
+  it changes aside;
 * ``create-blocks-from openmetrics IN OUT`` — backfill: turn an OpenMetrics
   file into blocks (see :mod:`promlite.backfill`).
 
-They read blocks directly and never take the DB's lock, so they also work
-on the directory of a running server (as promtool does).
+``list``, ``analyze`` and ``dump`` open the directory read-only: they take no
+lock and change no byte, so they also work on the directory of a running
+server (as promtool does). Every failure is one ``error:`` line, exit 1.
 """
 
 from __future__ import annotations
@@ -21,17 +26,23 @@ import sys
 from collections import Counter
 
 from tsdb.block import Block, is_ulid
-from tsdb.block_query import read_block
 from tsdb.errors import TSDBError
 from tsdb.matchers import Matcher
-from tsdb.merge import merge_answers
 
 from .gofmt import format_g
 
 
-def _blocks(path: str) -> list[Block]:
+class CommandError(Exception):
+    """A failure the user can act on: printed as one ``error:`` line."""
+
+
+def _check_dir(path: str) -> None:
     if not os.path.isdir(path):
-        raise SystemExit(f"error: {path}: no such directory")
+        raise CommandError(f"{path}: no such directory")
+
+
+def _blocks(path: str) -> list[Block]:
+    _check_dir(path)
     out = []
     for name in sorted(os.listdir(path)):
         p = os.path.join(path, name)
@@ -101,18 +112,81 @@ def _quote(s: str) -> str:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
-    """Every sample, series by series across blocks (like ``promtool tsdb dump``)."""
-    matchers = [Matcher.re("__name__", ".+")]
-    blocks = _blocks(args.dir)
-    labels, arrs = merge_answers([read_block(b, matchers, args.min_time, args.max_time) for b in blocks])
+    """Every sample, series by series across blocks and the head (like ``promtool tsdb dump``)."""
+    import tsdb
+
+    _check_dir(args.dir)
+    with tsdb.open(args.dir, read_only=True) as db, db.querier(args.min_time, args.max_time) as q:
+        labels, arrs = q.select_arrays(Matcher.re("__name__", ".+"))
     out = sys.stdout
     for i in sorted(range(len(labels)), key=labels.__getitem__):
         text = "{" + ", ".join(f"{n}={_quote(v)}" for n, v in labels[i]) + "}"
         t, v = arrs.series(i)
         out.writelines(f"{text} {format_g(x)} {ts}\n" for ts, x in zip(t.tolist(), v.tolist(), strict=True))
-    for b in blocks:
-        b.close()
     return 0
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    """Cut the WAL at its first corruption, as Prometheus's repair does, keeping copies of what changes."""
+    import logging
+
+    from tsdb.wal import WAL
+
+    _check_dir(args.dir)
+    wal_dir = os.path.join(args.dir, "wal")
+    if not os.path.isdir(wal_dir):
+        print(f"{args.dir}: no WAL; nothing to repair")
+        return 0
+    created = not os.path.exists(os.path.join(args.dir, "lock"))
+    lock = _take_lock(args.dir)
+    try:
+        notes: list[str] = []
+
+        class _Collect(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                notes.append(record.getMessage())
+
+        h = _Collect(logging.WARNING)
+        logging.getLogger("tsdb.wal").addHandler(h)
+        try:
+            with WAL.open(wal_dir) as w:
+                records = sum(1 for _ in w.replay(repair=True))
+        finally:
+            logging.getLogger("tsdb.wal").removeHandler(h)
+    finally:
+        if created:
+            os.unlink(os.path.join(args.dir, "lock"))
+        os.close(lock)
+    for n in notes:
+        print(n)
+    print(f"{wal_dir}: {records} readable records" + ("" if notes else "; nothing needed repair"))
+    return 0
+
+
+def _take_lock(path: str) -> int:
+    """The directory's flock (as the server takes it), so repair never runs beside a server."""
+    import fcntl
+
+    fd = os.open(os.path.join(path, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise CommandError(f"{path}: the directory is in use by another process (a running server?); stop it first") from None
+    return fd
+
+
+def _guarded(fn):
+    """Run a subcommand; a data or file problem becomes one ``error:`` line and exit code 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except (CommandError, TSDBError, OSError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+
+    return run
 
 
 def cmd_create_blocks(args: argparse.Namespace) -> int:
@@ -142,19 +216,26 @@ def add_tsdb_commands(sub) -> None:
 
     lst = tsub.add_parser("list", help="list the blocks of a data directory")
     lst.add_argument("dir", help="data directory")
-    lst.set_defaults(func=cmd_list)
+    lst.set_defaults(func=_guarded(cmd_list))
 
     an = tsub.add_parser("analyze", help="cardinality and compression of a block")
     an.add_argument("dir", help="data directory")
     an.add_argument("block", nargs="?", help="block ULID (default: the newest)")
     an.add_argument("--limit", type=int, default=20, help="how many items to show in each list")
-    an.set_defaults(func=cmd_analyze)
+    an.set_defaults(func=_guarded(cmd_analyze))
 
-    dump = tsub.add_parser("dump", help="print every sample of the blocks")
+    dump = tsub.add_parser("dump", help="print every sample (blocks and head)")
     dump.add_argument("dir", help="data directory")
     dump.add_argument("--min-time", type=int, default=-(2**62), help="ms, inclusive")
     dump.add_argument("--max-time", type=int, default=2**62, help="ms, inclusive")
-    dump.set_defaults(func=cmd_dump)
+    dump.set_defaults(func=_guarded(cmd_dump))
+
+    rp = tsub.add_parser(
+        "repair",
+        help="cut the WAL at its first corruption (copies what it changes to wal.repair-<time>/ first)",
+    )
+    rp.add_argument("dir", help="data directory (no server may have it open)")
+    rp.set_defaults(func=_guarded(cmd_repair))
 
     cb = tsub.add_parser("create-blocks-from", help="backfill blocks from a file")
     cbsub = cb.add_subparsers(dest="format", metavar="FORMAT", required=True)

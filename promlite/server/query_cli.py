@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -62,7 +63,9 @@ def _local(data_dir: str, params: dict[str, str], path: str) -> Any:
 
     from .render import render_result
 
-    with tsdb.open(data_dir, auto_compact=False) as db:
+    if not os.path.isdir(data_dir):
+        raise QueryFailed(f"{data_dir}: no such directory")
+    with tsdb.open(data_dir, read_only=True) as db:  # changes nothing; works beside a running server
         eng = Engine(db)
         try:
             if path == "/api/v1/query":
@@ -121,6 +124,11 @@ def query_main(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (OSError, ValueError) as e:
         print(f"promlite query: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # a storage problem (tsdb.TSDBError): one line, never a traceback
+        if type(e).__module__.split(".")[0] != "tsdb":
+            raise
+        print(f"promlite query: {e}", file=sys.stderr)
+        return 1
     if args.format == "json":
         print(json.dumps(data), file=out)
     else:

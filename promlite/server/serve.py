@@ -116,12 +116,14 @@ class ServeOptions:
     lookback_delta: str = "5m"
     query_workers: int = 2
     web_config_file: str | None = None
+    wal_compression: bool = True
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> ServeOptions:
         return cls(a.config_file, a.data_path, a.retention_time, a.retention_size, a.listen_address,
                    a.enable_lifecycle, a.enable_admin_api, a.query_timeout, a.query_max_samples,
-                   a.lookback_delta, web_config_file=a.web_config_file)
+                   a.lookback_delta, web_config_file=a.web_config_file,
+                   wal_compression=a.wal_compression)
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -134,6 +136,10 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="how long to keep samples (default: 15d; 0 = forever)")
     p.add_argument("--storage.tsdb.retention.size", dest="retention_size", default="0",
                    help="most bytes of blocks + WAL to keep, e.g. 10GB (default: 0 = no limit)")
+    p.add_argument("--storage.tsdb.wal-compression", dest="wal_compression", action="store_true", default=True,
+                   help="snappy-compress WAL records (default: on, as Prometheus)")
+    p.add_argument("--no-storage.tsdb.wal-compression", dest="wal_compression", action="store_false",
+                   help="write WAL records uncompressed")
     p.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN,
                    help=f"address to listen on (default: {DEFAULT_LISTEN})")
     p.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
@@ -214,7 +220,8 @@ class Server:
         # Compile the result-rendering kernels while storage opens (about 1 s from numba's cache).
         warm = asyncio.get_running_loop().run_in_executor(st.executor, render_warmup)
         self.db = await asyncio.to_thread(tsdb.open, o.data_path, retention_ms=retention_ms,
-                                          retention_bytes=parse_size(o.retention_size))
+                                          retention_bytes=parse_size(o.retention_size),
+                                          wal_compression=o.wal_compression)
         await warm
         st.db = self.db
         st.engine = Engine(self.db, lookback_delta_ms=lookback_ms, max_samples=o.query_max_samples,
