@@ -28,6 +28,7 @@ from prometheus import Prometheus, StaticTarget, exposition
 
 import tsdb
 from tsdb import Matcher
+from tsdb.head_chunks_file import max_series_ref
 
 MIN = 60_000
 H = 60 * MIN
@@ -182,9 +183,10 @@ def prometheus_dirs(tmp_path_factory):
     with StaticTarget(lambda n: exposition(n, counters=100, gauges=100)) as target:
         for how in ("stop", "kill"):
             data = str(base / how)
-            prom = Prometheus(data, targets=[target.address], scrape_interval="1s")
+            # 100 ms scrapes fill a 120-sample head chunk in ~12 s, so a clean stop leaves chunks_head/ files
+            prom = Prometheus(data, targets=[target.address], scrape_interval="100ms")
             try:
-                target.wait_scrapes(target.scrapes + 12, timeout_s=120)
+                target.wait_scrapes(target.scrapes + 160, timeout_s=180)
                 now = time.time()
                 answered = as_floats(prom.raw_samples('{__name__=~".+"}', window="1h", time_s=now))
             finally:
@@ -204,6 +206,8 @@ def test_promlite_reads_a_prometheus_dir_read_only_without_changing_it(tmp_path,
     before = tree_hashes(copy)
     got = promlite_samples(copy, read_only=True)
     assert tree_hashes(copy) == before  # not a byte changed
+    if how == "stop":  # Prometheus flushes its memory-mapped chunks on a clean stop
+        assert max_series_ref(os.path.join(copy, "chunks_head")) > 0
     # everything Prometheus answered at that moment is in the directory (later scrapes may add more)
     for k, samples in answered.items():
         have = dict(got.get(k, []))
@@ -218,11 +222,15 @@ def test_promlite_writes_into_a_prometheus_dir_and_prometheus_reads_it_back(tmp_
     copy = str(tmp_path / "copy")
     shutil.copytree(data, copy)
     t_new = int(now * 1000) + 60_000
+    chunks_head = {k: v for k, v in tree_hashes(copy).items() if k.startswith("chunks_head")}
     with tsdb.open(copy) as db:
+        # a new series never takes a ref that Prometheus's memory-mapped chunks carry
+        assert db.head.index.next_ref > max_series_ref(os.path.join(copy, "chunks_head"))
         app = db.appender()
         app.append({"__name__": "from_promlite", "job": "lib"}, t_new, 42.0)
         app.commit()
         before = {k: v for k, v in promlite_samples_db(db).items()}
+    assert {k: v for k, v in tree_hashes(copy).items() if k.startswith("chunks_head")} == chunks_head
     with Prometheus(copy, extra_flags=("--storage.tsdb.retention.time=10y",)) as prom:
         got = as_floats(prom.raw_samples('{__name__=~".+"}', window="2h", time_s=now + 120))
         log = prom.log()
