@@ -1,5 +1,6 @@
 """The DB as a library user sees it: append, commit/rollback, query, restart, errors."""
 
+import hashlib
 import math
 import os
 
@@ -8,6 +9,7 @@ import pytest
 
 import tsdb
 from tsdb import Matcher
+from tsdb.wal.frames import SegmentReader
 
 STALE = np.array([0x7FF0000000000002], dtype=np.uint64).view(np.float64)[0]
 H = 3600 * 1000
@@ -227,6 +229,15 @@ def test_wal_fsync_modes(tmp_path):
         tsdb.open(str(tmp_path / "x"), wal_sync="sometimes")
 
 
+def wal_tree_hash(wal_dir: str) -> dict[str, str]:
+    out = {}
+    for root, _dirs, files in os.walk(wal_dir):
+        for n in files:
+            with open(os.path.join(root, n), "rb") as f:
+                out[os.path.relpath(os.path.join(root, n), wal_dir)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
 def test_corrupt_wal_tail_is_truncated_and_logged(tmp_path, caplog):
     path = str(tmp_path / "d")
     with tsdb.open(path) as db:
@@ -234,31 +245,45 @@ def test_corrupt_wal_tail_is_truncated_and_logged(tmp_path, caplog):
             with db.appender() as app:
                 app.append({"__name__": "m"}, k, float(k))
     seg = os.path.join(path, "wal", "00000000")
-    size = os.path.getsize(seg)
-    with open(seg, "r+b") as f:
-        f.truncate(size - 3)  # tear the last record
+    starts = [off for off, _ in SegmentReader(seg)]
+    assert len(starts) == 4  # series + samples, then samples, samples
+    os.truncate(seg, starts[-1] + 10)  # tear the last commit's record: a crash mid-write
     with caplog.at_level("WARNING"), tsdb.open(path) as db:
         t, _ = series_dict(db, Matcher.eq("__name__", "m"))[(("__name__", "m"),)]
         assert t.tolist() == [0, 1]
-    assert any("00000000" in r.getMessage() for r in caplog.records)
+    (msg,) = [r.getMessage() for r in caplog.records if r.name == "tsdb.wal"]
+    assert seg in msg and f"offset {starts[-1]}" in msg and "dropped 10 bytes" in msg
+    caplog.clear()
+    with caplog.at_level("WARNING"), tsdb.open(path) as db:  # the cut was made once, for good
+        t, _ = series_dict(db, Matcher.eq("__name__", "m"))[(("__name__", "m"),)]
+        assert t.tolist() == [0, 1]
+    assert [r for r in caplog.records if r.name == "tsdb.wal"] == []
 
 
 def test_corrupt_wal_in_an_older_segment_names_file_and_offset(tmp_path):
     path = str(tmp_path / "d")
-    with tsdb.open(path, wal_segment_bytes=1024) as db:
-        for k in range(200):
+    rng = np.random.default_rng(1)
+    with tsdb.open(path, wal_segment_bytes=32 * 1024) as db:
+        app = db.appender()
+        refs = np.array([app.append({"__name__": "m", "i": str(i)}, 0, 0.0) for i in range(200)])
+        app.commit()
+        for k in range(1, 60):
             with db.appender() as app:
-                app.append({"__name__": "m"}, k, float(k))
-    segs = sorted(n for n in os.listdir(os.path.join(path, "wal")) if n.isdigit())
+                app.append_batch(refs, k, rng.normal(size=len(refs)))
+    wal_dir = os.path.join(path, "wal")
+    segs = sorted(n for n in os.listdir(wal_dir) if n.isdigit())
     assert len(segs) >= 3
-    first = os.path.join(path, "wal", segs[0])
+    first = os.path.join(wal_dir, segs[0])
     with open(first, "r+b") as f:
         f.seek(100)
         b = f.read(1)
         f.seek(100)
         f.write(bytes([b[0] ^ 0xFF]))
-    with pytest.raises(tsdb.CorruptError, match=segs[0]):
+    before = wal_tree_hash(wal_dir)
+    with pytest.raises(tsdb.CorruptError, match=segs[0]) as ei:
         tsdb.open(path)
+    assert ei.value.path == first and ei.value.offset == 0 and "offset 0" in str(ei.value)
+    assert wal_tree_hash(wal_dir) == before  # refused, not repaired: nothing changed
 
 
 def test_series_first_made_by_a_rolled_back_appender_survives_restart(tmp_path):

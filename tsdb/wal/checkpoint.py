@@ -114,14 +114,18 @@ def checkpoint(wal: WAL, upto_segment: int, keep_series: KeepSeries, mint: int) 
     # "batch" with no sync() calls: fsync happens on segment change and close only.
     out = WAL.open(tmp, segment_size=wal.segment_size, sync="batch", compress=wal.compress)
     try:
-        merger = _Merger(out)
-        for rec in _records(sources):
-            kept = _filter(rec, keep_series, mint)
-            if kept is not None:
-                merger.add(kept)
-        merger.flush()
-    finally:
-        out.close()
+        try:
+            merger = _Merger(out)
+            for rec in _records(sources):
+                kept = _filter(rec, keep_series, mint)
+                if kept is not None:
+                    merger.add(kept)
+            merger.flush()
+        finally:
+            out.close()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # refused or failed: leave no half-written checkpoint behind
+        raise
     fsync_dir(tmp)
     if os.path.exists(final):  # left by a crash between rename and truncation
         shutil.rmtree(final)

@@ -274,7 +274,7 @@ class SegmentReader:
         # A torn write leaves a cut-off fragment or zeros, never bytes that are no fragment at all;
         # those mean a foreign or damaged file, which is not ours to cut.
         t = data[at] if at < len(data) else 0
-        self.foreign = bool(t & ~(_TYPE_MASK | SNAPPY_FLAG)) or (t & _TYPE_MASK) > REC_LAST
+        self.foreign = bool(t & ~(_TYPE_MASK | SNAPPY_FLAG)) or (t & _TYPE_MASK) > REC_LAST or _junk_after(data, at)
         if off == 0 and _is_promlite_v1(data):
             self.reason = (
                 "this segment is in the WAL format of promlite 0.1 (msgpack frames), not Prometheus's; "
@@ -307,18 +307,44 @@ def _valid_fragment_at(data: bytes, pos: int) -> bool:
     return crc32c.crc32c(data[pos + HEADER_SIZE : pos + HEADER_SIZE + length]) == want
 
 
+def _junk_after(data: bytes, at: int) -> bool:
+    """Whether non-zero bytes follow the bad fragment at ``at``, which a torn write never leaves.
+
+    A torn write ends the file inside its last fragment, or leaves zeros after
+    what reached the disk. The bad fragment's length is only trusted when it
+    fits its page; a cut-off header or a padding byte covers nothing after it.
+    """
+    if len(data) - at < HEADER_SIZE:
+        return False
+    end = at
+    if data[at]:
+        _typ, length, _crc = _HDR.unpack_from(data, at)
+        end = at + HEADER_SIZE + (length if (at % PAGE_SIZE) + HEADER_SIZE + length <= PAGE_SIZE else 0)
+    end = min(end, len(data))
+    return data.count(0, end) != len(data) - end
+
+
+_FRAGMENT_TYPES = frozenset(k | f for k in range(REC_FULL, REC_LAST + 1) for f in (0, SNAPPY_FLAG))
+
+
 def _anything_readable(data: bytes, at: int) -> bool:
     """Whether a well-formed fragment follows the bad point ``at``.
 
     Checks the fragment right after a bad one whose length field looks sane
-    (a flipped bit in one fragment leaves its neighbours intact), then the start of
-    every later page (a record always starts a page's first fragment or
-    continues there). A torn write leaves neither.
+    (a flipped bit in one fragment leaves its neighbours intact), then every
+    position in the rest of its page for a non-empty fragment (the bad length
+    field itself may be the flipped bit), then the start of every later page
+    (a record always starts a page's first fragment or continues there). A
+    torn write leaves none of these.
     """
     if len(data) - at >= HEADER_SIZE:
         _typ, length, _crc = _HDR.unpack_from(data, at)
         nxt = at + HEADER_SIZE + length
         if (at % PAGE_SIZE) + HEADER_SIZE + length <= PAGE_SIZE and _valid_fragment_at(data, nxt):
+            return True
+    page_end = min(len(data), (at // PAGE_SIZE + 1) * PAGE_SIZE)
+    for p in range(at + 1, page_end - HEADER_SIZE):
+        if data[p] in _FRAGMENT_TYPES and (data[p + 1] or data[p + 2]) and _valid_fragment_at(data, p):
             return True
     page = (at // PAGE_SIZE + 1) * PAGE_SIZE
     while page < len(data):

@@ -256,6 +256,8 @@ class _Decoder:
 
 
 def _to_i64(u: int) -> int:
+    """``u`` (any int) wrapped to int64, as Go's int64 arithmetic and the sample kernels do."""
+    u &= 0xFFFFFFFFFFFFFFFF
     return u - (1 << 64) if u >= 1 << 63 else u
 
 
@@ -310,7 +312,7 @@ def encode_exemplars(refs: ArrayLike, ts: ArrayLike, vs: ArrayLike, labels: Sequ
         r0, t0 = int(r[0]), int(t[0])
         parts += [_BE64.pack(r0 & 0xFFFFFFFFFFFFFFFF), _BE64.pack(t0 & 0xFFFFFFFFFFFFFFFF)]
         for ref, tt, bits, ls in zip(r.tolist(), t.tolist(), v.view(np.uint64).tolist(), labels, strict=True):
-            parts += [_varint(ref - r0), _varint(tt - t0), _BE64.pack(bits), _labels_bytes(ls)]
+            parts += [_varint(_to_i64(ref - r0)), _varint(_to_i64(tt - t0)), _BE64.pack(bits), _labels_bytes(ls)]
     return b"".join(parts)
 
 
@@ -319,7 +321,7 @@ def encode_metadata(refs: ArrayLike, types: Sequence[int], units: Sequence[str],
     r = _column("refs", refs, _I8)
     parts = [bytes((RecordType.METADATA,))]
     for ref, typ, unit, help_ in zip(r.tolist(), types, units, helps, strict=True):
-        parts += [_uvarint(ref), bytes((typ,)), _uvarint(2), _ustr("UNIT"), _ustr(unit), _ustr("HELP"), _ustr(help_)]
+        parts += [_uvarint(ref & 0xFFFFFFFFFFFFFFFF), bytes((typ,)), _uvarint(2), _ustr("UNIT"), _ustr(unit), _ustr("HELP"), _ustr(help_)]
     return b"".join(parts)
 
 
@@ -397,8 +399,8 @@ def _decode_exemplars(buf: bytes) -> ExemplarsRecord:
     if d.more():
         r0, t0 = _to_i64(d.be64()), _to_i64(d.be64())
         while d.more():
-            refs.append(r0 + d.varint())
-            ts.append(t0 + d.varint())
+            refs.append(_to_i64(r0 + d.varint()))
+            ts.append(_to_i64(t0 + d.varint()))
             bits.append(d.be64())
             labels.append(d.labels())
     return ExemplarsRecord(

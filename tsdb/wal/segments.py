@@ -301,9 +301,12 @@ class WAL:
 
         A torn/corrupt tail of the last segment is truncated and logged.
         Corruption elsewhere raises :class:`CorruptError` (path, offset)
-        unless ``repair`` is true; see the module docstring.
+        unless ``repair`` is true; see the module docstring. ``repair`` on a
+        read-only WAL raises PermissionError (a repair changes files).
         """
         self._check_open()
+        if repair:
+            self._check_writable()
         return self._replay(from_segment, repair)
 
     def _replay(self, from_segment: int | None, repair: bool) -> Iterator[tuple[int, bytes]]:
