@@ -105,10 +105,16 @@ _PROMLITE_LAUNCHER = (
 
 
 class Server:
-    """One running peer. Use as a context manager; ``stop()`` is idempotent."""
+    """One running peer. Use as a context manager; ``stop()`` is idempotent.
+
+    ``log_level`` is Prometheus's ``--log.level`` (e.g. "info" to get its
+    start-up lines, read with ``log_text()`` before ``stop()``); the others log
+    at their fixed levels.
+    """
 
     def __init__(self, name: str, binary: str, data_dir: str | None = None, *,
-                 ready_timeout_s: float = 90, extra_args: tuple[str, ...] = (), config_yaml: str | None = None):
+                 ready_timeout_s: float = 90, extra_args: tuple[str, ...] = (), config_yaml: str | None = None,
+                 log_level: str = "warn"):
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -125,7 +131,7 @@ class Server:
             cmd = [binary, f"--config.file={cfg}", f"--storage.tsdb.path={self.data_dir}",
                    f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=100y",
                    "--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h",
-                   "--log.level=warn", *extra_args]
+                   f"--log.level={log_level}", *extra_args]
             self._health = "/-/ready"
         elif name == VICTORIAMETRICS:
             # Cache off: repeated identical queries would otherwise be answered from
@@ -155,6 +161,12 @@ class Server:
             raise MeasureError(f"cannot start {name}: {e}") from None
         _LIVE.add(self)
         self._wait_ready(ready_timeout_s)
+
+    def log_text(self) -> str:
+        """Everything the server has logged so far (gone after ``stop``)."""
+        self._log.flush()
+        with open(self._log.name, "rb") as f:
+            return f.read().decode(errors="replace")
 
     def _log_tail(self) -> str:
         try:

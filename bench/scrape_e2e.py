@@ -17,7 +17,13 @@ Strategy. One *run* = fresh targets + one server, for a fixed wall time:
    which both expose) at ``t0`` and ``t1``; peak RSS is ``VmHWM`` at ``t1``.
    The targets' CPU is read the same way and reported apart, never counted;
 4. at ``t1`` ask the server's query API for the raw ``up`` and
-   ``scrape_duration_seconds`` samples of the window and compute lateness.
+   ``scrape_duration_seconds`` samples of the window and compute lateness;
+5. stop the server (SIGTERM, a clean shutdown) and measure its data
+   directory: total bytes, ``wal/`` bytes (checkpoints included), the
+   samples in the WAL (decoded by promlite's reader, which reads Prometheus's
+   WAL too) and WAL bytes per sample -- every sample logged since start-up,
+   warm-up included, so the run's length does not skew it. Both servers run
+   with their default WAL compression (snappy, on).
 
 Runs are sequential (the machine has 2 cores): promlite, Prometheus, then
 promlite again with query load -- a separate process running a bounded loop
@@ -367,8 +373,43 @@ def _start_query_load(base: str, seconds: float, work: str, w: Workload) -> _Pro
     return _Proc("query-load", argv, work, cwd=_REPO)
 
 
-def run_one(system: str, w: Workload, work: str, *, query_load: bool = False, log=print) -> dict[str, Any]:
-    """Targets + one server for ``warmup + measure`` seconds; the figures of the window."""
+def _disk_after_stop(server: _Proc, data: str, log) -> dict[str, Any]:
+    """Stop ``server`` (SIGTERM: a clean shutdown) and measure its data directory.
+
+    Bytes are file sizes (``data_dir_bytes``: total, ``wal/`` with its
+    checkpoints, ...). The samples are those the WAL holds, counted by
+    decoding it with promlite's reader (the WAL has Prometheus's format on
+    both sides), so bytes per sample covers everything the server logged,
+    warm-up included. A failure here becomes the figure's text, not the run's.
+    """
+    # imported here: tsdb and its compiled kernels are not for the query-load child
+    from .wal import data_dir_bytes, wal_contents
+
+    server.stop()
+    out: dict[str, Any] = {"server_exit": server.popen.returncode}
+    try:
+        parts = data_dir_bytes(data)
+        wal = wal_contents(os.path.join(data, "wal"))
+    except Exception as e:  # noqa: BLE001 - reported in the cells, the run's other figures stand
+        log(f"  data dir not measured: {type(e).__name__}: {e}")
+        msg = f"error: {type(e).__name__}"
+        return {**out, "data_dir_bytes": msg, "wal_bytes": msg, "wal_bytes_per_sample": msg,
+                "disk_error": f"{type(e).__name__}: {e}"[:500]}
+    n = wal["samples"]
+    return {**out, "data_dir_bytes": parts["total"], "wal_bytes": parts["wal"], "wal_samples": n,
+            "wal_series": wal["series_records_rows"],
+            "wal_bytes_per_sample": parts["wal"] / n if n else None,
+            "wal_snappy_records_pct": 100.0 * wal["snappy_records"] / wal["records"] if wal["records"] else None,
+            "data_dir_parts": parts, "wal_records": wal["records"]}
+
+
+def run_one(system: str, w: Workload, work: str, *, query_load: bool = False, log=print,
+            disk_figures: bool = True) -> dict[str, Any]:
+    """Targets + one server for ``warmup + measure`` seconds; the figures of the window.
+
+    With ``disk_figures`` the server is then stopped cleanly and its data
+    directory measured (``_disk_after_stop``) before it is removed.
+    """
     run_dir = tempfile.mkdtemp(prefix=f"{system}-", dir=work)
     procs: list[_Proc] = []
     try:
@@ -404,12 +445,13 @@ def run_one(system: str, w: Workload, work: str, *, query_load: bool = False, lo
         stats = _scrape_stats(base, t0, t1, w.interval_s)
         samples = app1 - app0
         cpu = cpu1 - cpu0
+        disk = _disk_after_stop(server, os.path.join(run_dir, "data"), log) if disk_figures else {}
         return {
             "system": system, "window_s": t1 - t0, "samples": samples, "samples_per_s": samples / (t1 - t0),
             "cpu_s": cpu, "cpu_s_per_1m_samples": cpu / samples * 1e6 if samples else None,
             "cpu_pct_of_core": 100 * cpu / (t1 - t0), "peak_rss_mb": rss,
             "targets_cpu_s": tcpu1 - tcpu0, "body_bytes": status.get("body_bytes"),
-            "series_per_target": status.get("series_per_target"), "query_load": load, **stats,
+            "series_per_target": status.get("series_per_target"), "query_load": load, **stats, **disk,
         }
     finally:
         for p in reversed(procs):
@@ -475,6 +517,12 @@ _ROWS = (  # (label, key, format, ratio is meaningful)
     ("scrape duration max, ms", "duration_max_ms", "{:.0f}", True),
     ("targets' CPU s (not counted)", "targets_cpu_s", "{:.1f}", False),
     (f"stored {_CHECK_METRIC} samples (cross-check)", "stored_check_samples", "{:,.0f}", True),
+    # after a clean stop; WAL compression on (both defaults); the WAL's samples decoded by promlite's reader
+    ("data dir after stop, bytes", "data_dir_bytes", "{:,.0f}", True),
+    ("WAL bytes (wal/ incl. checkpoints)", "wal_bytes", "{:,.0f}", True),
+    ("samples in the WAL (decoded)", "wal_samples", "{:,.0f}", True),
+    ("WAL bytes per sample (target <= 1.1x Prometheus)", "wal_bytes_per_sample", "{:.3f}", True),
+    ("WAL records snappy-compressed, %", "wal_snappy_records_pct", "{:.1f}", False),
 )
 _LOAD_ROWS = (
     ("under query load: lateness max, %", "lateness_max_pct", "{:.1f}"),
@@ -494,6 +542,8 @@ def _cell(res: dict[str, Any] | str | None, key: str, fmt: str) -> str:
     if "error" in res:
         return "error (see JSON)"
     v = res.get(key)
+    if isinstance(v, str):  # why a figure is missing
+        return v
     return "-" if v is None else fmt.format(v)
 
 

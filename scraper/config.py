@@ -35,7 +35,7 @@ from .config_http import (
 from .relabel import RelabelConfig, RelabelConfigError, parse_relabel_config
 
 __all__ = [
-    "Config", "ConfigError", "FileSDConfig", "GlobalConfig", "ScrapeConfig", "StaticConfig",
+    "Config", "ConfigError", "FileSDConfig", "GlobalConfig", "ScrapeConfig", "StaticConfig", "StorageConfig",
     "load_config", "load_config_file", "SCRAPE_PROTOCOLS", "DEFAULT_SCRAPE_PROTOCOLS",
 ]
 
@@ -49,8 +49,8 @@ SCRAPE_PROTOCOLS = {
 _UNPARSABLE_PROTOCOLS = ("PrometheusProto", "PrometheusText1.0.0")
 DEFAULT_SCRAPE_PROTOCOLS = ("OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText0.0.4")
 
-_TOP_KEYS = ("global", "scrape_configs")
-_TOP_UNSUPPORTED = ("rule_files", "alerting", "remote_write", "remote_read", "storage", "tracing",
+_TOP_KEYS = ("global", "scrape_configs", "storage")
+_TOP_UNSUPPORTED = ("rule_files", "alerting", "remote_write", "remote_read", "tracing",
                     "scrape_config_files", "otlp", "runtime")
 _GLOBAL_KEYS = ("scrape_interval", "scrape_timeout", "evaluation_interval", "external_labels",
                 "body_size_limit", "sample_limit", "label_limit", "label_name_length_limit",
@@ -91,6 +91,13 @@ class GlobalConfig:
     label_name_length_limit: int = 0
     label_value_length_limit: int = 0
     scrape_protocols: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """``storage:``; only ``tsdb.out_of_order_time_window`` (ms) so far. Applied on start and on reload."""
+
+    out_of_order_time_window: int = 0
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,7 @@ class Config:
 
     global_config: GlobalConfig = field(default_factory=GlobalConfig)
     scrape_configs: tuple[ScrapeConfig, ...] = ()
+    storage: StorageConfig = field(default_factory=StorageConfig)
     source: str = "<config>"
 
     def job(self, name: str) -> ScrapeConfig | None:
@@ -187,7 +195,17 @@ def _parse(doc: Doc, base_dir: str) -> Config:
                             f"(first at line {doc.line(('scrape_configs', seen[sc.job_name]))})")
         seen[sc.job_name] = i
         jobs.append(sc)
-    return Config(global_config=g, scrape_configs=tuple(jobs), source=doc.source)
+    return Config(global_config=g, scrape_configs=tuple(jobs), storage=_parse_storage(top.get("storage")),
+                  source=doc.source)
+
+
+def _parse_storage(v: Any) -> StorageConfig:
+    p: Path = ("storage",)
+    m = F.mapping(p, v, allowed=("tsdb",), unsupported=("exemplars",), what="storage")
+    tsdb_m = F.mapping((*p, "tsdb"), m.get("tsdb"), allowed=("out_of_order_time_window",), what="storage.tsdb")
+    key = (*p, "tsdb", "out_of_order_time_window")
+    window = F.duration(key, tsdb_m["out_of_order_time_window"]) if "out_of_order_time_window" in tsdb_m else 0
+    return StorageConfig(out_of_order_time_window=window)
 
 
 def _protocols(path: Path, v: Any) -> tuple[str, ...]:

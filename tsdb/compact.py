@@ -16,6 +16,13 @@ Retention deletes whole blocks: by time (a block whose end is older than the
 newest block's end minus the retention), then by size (oldest first until
 blocks + WAL fit). A deleted or replaced block is first renamed to
 ``<ulid>.tmp-for-deletion`` (removed on the next start if we die midway).
+
+Writing a head window is split in two so that the slow part runs without the
+DB lock (see :mod:`tsdb.compactor`): :func:`cut_head` closes the window to
+appends and takes a :class:`HeadCut` under the lock (cheap: no decoding),
+:func:`write_cut` decodes, re-chunks and writes it without the lock. A block
+is written to ``<ulid>.tmp`` and renamed when complete, so an interrupted
+write leaves only a ``.tmp`` directory, which the next open removes.
 """
 
 from __future__ import annotations
@@ -24,19 +31,30 @@ import heapq
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .block import Block, BlockMeta, ChunkMeta, write_block
 from .codec.xor import ENCODING_XOR, decode_xor
-from .head import Head
+from .head import Head, HeadSnapshot
+from .head_index import pairs_of
 from .matchers import Matcher
 from .merge import merge_answers
 from .rechunk import BLOCK_CHUNK_SAMPLES, encode_series_chunks
 from .samples import SampleArrays
 
 log = logging.getLogger("tsdb.compact")
+
+#: ``meta.json`` compaction hint of a block written from out-of-order samples (Prometheus's name)
+HINT_FROM_OUT_OF_ORDER = "from-out-of-order"
+
+
+def is_out_of_order(meta: BlockMeta) -> bool:
+    """Whether a block holds out-of-order samples only (its range does not bound in-order appends)."""
+    return HINT_FROM_OUT_OF_ORDER in meta.compaction.hints
 
 ALL_SERIES = (Matcher.re("__name__", ".+"),)
 
@@ -52,30 +70,173 @@ def _order_by_labels(labels, arrs: SampleArrays):
     return [labels[i] for i in order], arrs.ts[idx], arrs.vs[idx], edges
 
 
-def write_head_block(path: str, head: Head, start: int, end: int, chunk_samples: int) -> Block | None:
-    """Persist the head's samples in ``[start, end)`` as a level-1 block; None when there are none."""
+#: how many series a block writer handles between two calls of its ``check`` hook
+CHECK_EVERY = 512
+
+#: a hook called now and then by long writes; raises to abandon the write
+#: (e.g. :class:`tsdb.compactor.CompactionCancelled` when the DB closes)
+Check = Callable[[], None]
+
+
+def _checked(items: Iterable, check: Check | None) -> Iterator:
+    """``items``, calling ``check`` every :data:`CHECK_EVERY` items (a write in progress can be abandoned)."""
+    if check is None:
+        yield from items
+        return
+    for i, x in enumerate(items):
+        if i % CHECK_EVERY == 0:
+            check()
+        yield x
+
+
+@dataclass(frozen=True)
+class HeadCut:
+    """What writing the head window ``[start, end)`` as a block needs; valid without the DB lock.
+
+    The chunk metadata is copied. The chunk bytes are a view of the head's
+    arena, which stays valid while appends and truncation go on: appends only
+    write past the arena's used length (growing it copies into a new array),
+    and truncation builds a new arena instead of rewriting the old one.
+    """
+
+    start: int
+    end: int
+    #: series with chunks in the window, ascending
+    refs: NDArray[np.int64]
+    #: their label sets, flat ``(n1, v1, n2, v2, ...)`` as the head index stores them
+    flat_labels: list[tuple[str, ...]]
+    arena: NDArray[np.uint8]
+    #: offsets and lengths in ``arena`` of the window's chunks, grouped by ref, in time order
+    offs: NDArray[np.int64]
+    lens: NDArray[np.int64]
+    #: chunks per ref
+    counts: NDArray[np.int64]
+    tombstones: dict[int, list[tuple[int, int]]]
+
+    def decode(self) -> SampleArrays:
+        """The window's samples per ref (tombstones applied), as CSR arrays."""
+        width = 8  # no open chunks: every chunk of the window was sealed by cut_head
+        snap = HeadSnapshot(
+            self.refs, self.start, self.end - 1, self.arena, self.offs, self.lens, self.counts,
+            np.zeros(len(self.refs), dtype=bool), np.zeros((0, width), dtype=np.uint8),
+            np.zeros(0, dtype=np.int64), self.tombstones,
+        )
+        return snap.decode()
+
+
+def cut_head(head: Head, start: int, end: int) -> HeadCut:
+    """Close the head window ``[start, end)`` to appends and snapshot it. Call with the DB lock held.
+
+    Raises ``head.min_valid_t`` to ``end`` first (Prometheus does the same
+    before persisting a window), so no sample can land in the window once the
+    snapshot is taken, then seals the open chunks that start before ``end``
+    (no head chunk straddles a window, so they end before it too). Cost: a
+    few vectorised passes over the chunk metadata and one C-level gather of
+    label tuples; no decoding, no copying of chunk bytes.
+    """
+    head.min_valid_t = max(head.min_valid_t, end)
     head.flush_open_chunks_before(end)
-    refs = head.series_in_range(start, end - 1)
-    if not len(refs):
+    c = head.chunks
+    n = c.n
+    ids = np.flatnonzero((c.mint[:n] < end) & (c.maxt[:n] >= start))
+    # chunk ids of one series are in time order (they are added and kept in order): a stable sort groups them
+    ids = ids[np.argsort(c.ref[ids], kind="stable")]
+    chunk_refs = c.ref[ids].astype(np.int64)
+    refs, counts = np.unique(chunk_refs, return_counts=True)
+    tomb = {r: list(ivs) for r, ivs in head.tombstones.items()} if head.tombstones else {}
+    return HeadCut(
+        start, end, refs, head.index.flat_labels_many(refs), c.data[: c.nbytes],
+        c.off[ids], c.len[ids].astype(np.int64), counts.astype(np.int64), tomb,
+    )
+
+
+def write_cut(
+    path: str, cut: HeadCut, chunk_samples: int, check: Check | None = None, ulid: str | None = None
+) -> str | None:
+    """Write a :class:`HeadCut` as a level-1 block under ``path``; returns its directory, None when empty.
+
+    Runs without the DB lock: it reads only the cut (in the compactor thread
+    or in :mod:`tsdb.block_worker`). ``check`` is called between steps and
+    every few hundred series; if it raises, the partial ``.tmp`` directory is
+    removed and the exception propagates. ``ulid`` names the block (default: a new one).
+    """
+    if check is not None:
+        check()
+    if not len(cut.refs):
         return None
-    arrs = head.read(refs, start, end - 1)
+    arrs = cut.decode()
     nonempty = np.diff(arrs.edges) > 0
-    labels = head.index.labels_many(refs[nonempty])
+    flats = cut.flat_labels
     if not nonempty.all():
+        flats = [f for f, ok in zip(flats, nonempty.tolist(), strict=True) if ok]
         arrs = arrs.filter_rows(nonempty)
-    if not labels:
+    if not flats:
         return None
-    labels, ts, vs, edges = _order_by_labels(labels, arrs)
+    if check is not None:
+        check()
+    labels, ts, vs, edges = _order_by_labels(pairs_of(flats), arrs)
+    if check is not None:
+        check()
     chunks = encode_series_chunks(ts, vs, edges, chunk_samples)
-    d = write_block(path, zip(labels, chunks, strict=True), start, end - 1)
-    return Block.open(d)
+    return write_block(path, _checked(zip(labels, chunks, strict=True), check), cut.start, cut.end - 1, ulid=ulid)
+
+
+def write_out_of_order(
+    path: str, flat_labels: list[tuple[str, ...]], arrs: SampleArrays, start: int, end: int, chunk_samples: int,
+    check: Check | None = None, ulid: str | None = None,
+) -> str | None:
+    """Write the out-of-order samples in ``[start, end)`` as a block; returns its directory, None when empty.
+
+    ``arrs`` has one sorted row per series (label sets ``flat_labels``), as
+    :meth:`tsdb.ooo_head.OOOView.by_ref` gives; rows are clipped to the
+    window here. The block spans the whole window, as Prometheus's
+    out-of-order blocks do, and carries the ``from-out-of-order`` hint.
+    """
+    keep = (arrs.ts >= start) & (arrs.ts < end)
+    part = arrs.filter(keep)
+    nonempty = np.diff(part.edges) > 0
+    if not nonempty.any():
+        return None
+    flats = [f for f, ok in zip(flat_labels, nonempty.tolist(), strict=True) if ok]
+    part = part.filter_rows(nonempty)
+    if check is not None:
+        check()
+    labels, ts, vs, edges = _order_by_labels(pairs_of(flats), part)
+    chunks = encode_series_chunks(ts, vs, edges, chunk_samples)
+    return write_block(
+        path, _checked(zip(labels, chunks, strict=True), check), start, end - 1, ulid=ulid,
+        hints=(HINT_FROM_OUT_OF_ORDER,),
+    )
 
 
 # -- merging blocks ---------------------------------------------------------------
 
 
+def overlapping(blocks: Sequence[Block]) -> list[Block] | None:
+    """The first group of blocks whose time ranges overlap (oldest first), or None.
+
+    Blocks of out-of-order samples overlap the in-order block of their
+    window; such groups are merged first (Prometheus's vertical compaction),
+    so that a window ends up in one block again.
+    """
+    group: list[Block] = []
+    group_end = None
+    for b in sorted(blocks, key=lambda b: (b.meta.min_time, b.meta.ulid)):
+        if group_end is not None and b.meta.min_time < group_end:
+            group.append(b)
+            group_end = max(group_end, b.meta.max_time)
+            continue
+        if len(group) > 1:
+            return group
+        group, group_end = [b], b.meta.max_time
+    return group if len(group) > 1 else None
+
+
 def plan(blocks: Sequence[Block], ranges: Sequence[int]) -> list[Block] | None:
-    """The first group of blocks worth merging, or None."""
+    """The first group of blocks worth merging, or None: overlapping blocks first, then aligned windows."""
+    group = overlapping(blocks)
+    if group is not None:
+        return group
     if len(blocks) < 3:
         return None
     candidates = sorted(blocks, key=lambda b: b.meta.min_time)[:-1]  # never the newest
@@ -91,23 +252,6 @@ def plan(blocks: Sequence[Block], ranges: Sequence[int]) -> list[Block] | None:
             if len(group) > 1 and newest_start >= end:
                 return sorted(group, key=lambda b: b.meta.min_time)
     return None
-
-
-def compact_blocks(
-    path: str, blocks: list[Block], ranges: Sequence[int], retire: Callable[[Block], None] | None = None
-) -> list[Block]:
-    """Merge planned groups until nothing is left to plan; returns the new block list."""
-    retire = retire or delete_block
-    blocks = list(blocks)
-    while (group := plan(blocks, ranges)) is not None:
-        merged = merge_blocks(path, group)
-        for b in group:
-            blocks.remove(b)
-            retire(b)
-        if merged is not None:
-            blocks.append(merged)
-        blocks.sort(key=lambda b: (b.meta.min_time, b.meta.ulid))
-    return blocks
 
 
 def _series_stream(block: Block, idx: int) -> Iterator[tuple]:
@@ -143,8 +287,19 @@ def _merge_one(labels, pieces, target: int) -> list[ChunkMeta]:
     return encode_series_chunks(merged.ts, merged.vs, merged.edges, target)[0]
 
 
-def merge_blocks(path: str, group: Sequence[Block], target: int = BLOCK_CHUNK_SAMPLES) -> Block | None:
-    """Write one block holding every series of ``group``; returns it opened (None if all data was deleted)."""
+def merge_blocks(path: str, group: Sequence[Block], target: int = BLOCK_CHUNK_SAMPLES) -> Block:
+    """Write one block holding every series of ``group``; returns it opened."""
+    return Block.open(write_merged(path, group, target))
+
+
+def write_merged(
+    path: str, group: Sequence[Block], target: int = BLOCK_CHUNK_SAMPLES, check: Check | None = None,
+    ulid: str | None = None,
+) -> str:
+    """Write one block holding every series of ``group`` (oldest first); returns its directory.
+
+    ``check`` and ``ulid`` as in :func:`write_cut`.
+    """
     streams = [_series_stream(b, i) for i, b in enumerate(group)]
     merged = heapq.merge(*streams, key=lambda x: (x[0], x[1]))
 
@@ -168,10 +323,13 @@ def merge_blocks(path: str, group: Sequence[Block], target: int = BLOCK_CHUNK_SA
     level = max(m.compaction.level for m in metas) + 1
     mint = min(m.min_time for m in metas)
     maxt = max(m.max_time for m in metas) - 1
-    d = write_block(path, series(), mint, maxt, compaction_level=level, sources=sources, parents=metas)
-    block = Block.open(d)
-    log.info("compacted %d blocks into %s [%d, %d]", len(group), block.meta.ulid, mint, maxt)
-    return block
+    hints = (HINT_FROM_OUT_OF_ORDER,) if all(HINT_FROM_OUT_OF_ORDER in m.compaction.hints for m in metas) else ()
+    d = write_block(
+        path, _checked(series(), check), mint, maxt, compaction_level=level, sources=sources, parents=metas,
+        ulid=ulid, hints=hints,
+    )
+    log.info("compacted %d blocks into %s [%d, %d]", len(group), os.path.basename(d), mint, maxt)
+    return d
 
 
 def remove_block_dir(block: Block) -> None:

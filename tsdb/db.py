@@ -9,19 +9,37 @@ Adjacent blocks are merged by the compactor into ranges of 3× the previous
 level (2 h, 6 h, 18 h, ... capped at 10 % of the retention), and blocks that
 fall out of the retention time or size are deleted.
 
+Out-of-order samples (``out_of_order_time_window_ms`` > 0, as Prometheus's
+``out_of_order_time_window``): a sample older than its series' newest one,
+or older than the head's lower bound, is accepted when it is no older than
+the window behind the head's newest sample. It is logged to ``wbl/`` (the
+write-behind log: the WAL's format, samples records only, as Prometheus
+writes it) instead of the WAL, kept in the :class:`~tsdb.ooo_head.OOOHead`,
+merged into queries, and written to blocks of its own (meta.json hint
+``from-out-of-order``) when the compactor persists the head; overlapping
+blocks are then merged.
+
 Directory layout (the same as Prometheus's, so its tools read it)::
 
     <path>/lock                 flock'ed while open
     <path>/wal/00000000 ...     WAL segments, checkpoint.NNNNNNNN/
+    <path>/wbl/00000000 ...     out-of-order samples (only with a window, or when Prometheus left one)
     <path>/<ULID>/              blocks: meta.json, index, chunks/, tombstones
 
-Thread-safety: one lock serialises commits, compaction and deletion;
-queriers read a consistent snapshot of the block list and copy what they
-take from the head under the same lock.
+Thread-safety: one lock (``_lock``) serialises commits and every change of
+the head or the block list, and is only ever held briefly. Compaction runs
+in the ``tsdb-compactor`` thread (see :mod:`tsdb.compactor`): a commit only
+signals it; blocks are written without the lock and swapped in under it. A
+second lock, the compaction mutex, keeps one compaction (or deletion) at a
+time; it is taken before ``_lock``, never while holding it. Queriers take
+the block list and what they read from the head under ``_lock``, in one
+step, so data moving from the head to a block is seen exactly once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import errno
 import fcntl
 import logging
@@ -38,6 +56,7 @@ from numpy.typing import NDArray
 from . import compact as compaction
 from .appender import Appender, LabelsLike
 from .block import Block
+from .compactor import Compactor
 from .errors import ClosedError, InvalidSampleError, TSDBError
 from .head import (
     DEFAULT_BLOCK_RANGE_MS,
@@ -46,11 +65,19 @@ from .head import (
     AppendStats,
     Head,
 )
+from .head_kernels import IN_ORDER, NO_SAMPLE, OUT_OF_ORDER_OK, TOO_OLD, classify_out_of_order
 from .labels import make_labels
 from .matchers import Matcher
 from .rechunk import BLOCK_CHUNK_SAMPLES
 from .wal import WAL, checkpoint, decode_record, encode_samples, encode_series, encode_tombstones
-from .wal.records import OPAQUE_KINDS, OpaqueRecord, SamplesRecord, SeriesRecord, TombstonesRecord
+from .wal.records import (
+    OPAQUE_KINDS,
+    OpaqueRecord,
+    RecordType,
+    SamplesRecord,
+    SeriesRecord,
+    TombstonesRecord,
+)
 
 log = logging.getLogger("tsdb")
 
@@ -87,6 +114,9 @@ class Options:
     block_chunk_samples: int = BLOCK_CHUNK_SAMPLES
     #: compact automatically after commits (set False to call :meth:`DB.compact` yourself)
     auto_compact: bool = True
+    #: accept samples up to this far (ms) behind the newest one out of order (``storage.tsdb.out_of_order_time_window``);
+    #: 0 rejects them, as Prometheus's default
+    out_of_order_time_window_ms: int = 0
 
 
 def open(path: str, **options) -> DB:  # noqa: A001 - the library's entry point, like tsdb.Open
@@ -111,6 +141,8 @@ class DB:
             raise ValueError(f"wal_sync must be 'always', 'batch' or 'never', got {opts.wal_sync!r}")
         if opts.block_range_ms <= 0:
             raise ValueError("block_range_ms must be positive")
+        if opts.out_of_order_time_window_ms < 0:
+            raise ValueError("out_of_order_time_window_ms must not be negative")
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise TSDBError(f"{self.path}: not a directory")
         self.read_only = opts.read_only
@@ -134,8 +166,10 @@ class DB:
             if not self.read_only:
                 self._remove_tmp_dirs()
             self._open_blocks()
-            if self.blocks:
-                self.head.min_valid_t = max(b.meta.max_time for b in self.blocks)
+            # blocks of out-of-order samples do not close their range to in-order appends (as in Prometheus)
+            in_order = [b.meta.max_time for b in self.blocks if not compaction.is_out_of_order(b.meta)]
+            if in_order:
+                self.head.min_valid_t = max(in_order)
             wal_dir = os.path.join(self.path, "wal")
             if self.read_only and not os.path.isdir(wal_dir):
                 self.wal = None  # a directory of blocks only
@@ -146,6 +180,9 @@ class DB:
                     compress=opts.wal_compression, read_only=self.read_only,
                 )
                 self._replay_wal()
+            self.wbl = self._open_wbl()
+            if self.wbl is not None:
+                self._replay_wbl()
             self._reserve_head_chunk_refs()
             self._stop_sync = threading.Event()
             self._sync_thread = None
@@ -153,6 +190,7 @@ class DB:
                 # bound what a machine crash can take to one interval, even when commits stop
                 self._sync_thread = threading.Thread(target=self._sync_loop, name="tsdb-wal-sync", daemon=True)
                 self._sync_thread.start()
+            self._start_compactor()
         except BaseException:
             self._release_dir_lock()
             raise
@@ -260,6 +298,52 @@ class DB:
                 "replayed WAL: %d series, %d samples in %.3fs", nseries, nsamples, time.monotonic() - t0
             )
 
+    def _open_wbl(self) -> WAL | None:
+        """The write-behind log of out-of-order samples: with a window, or when one exists (a window was on)."""
+        opts = self.options
+        wbl_dir = os.path.join(self.path, "wbl")
+        if not os.path.isdir(wbl_dir) and (self.read_only or opts.out_of_order_time_window_ms <= 0):
+            return None
+        return WAL.open(
+            wbl_dir, segment_size=opts.wal_segment_bytes, sync=opts.wal_sync,
+            sync_interval_ms=opts.wal_sync_interval_ms, compress=opts.wal_compression, read_only=self.read_only,
+        )
+
+    def _replay_wbl(self) -> None:
+        """Load the out-of-order samples of ``wbl/`` into the head (after the WAL: series come from there).
+
+        Memory-map markers (which Prometheus writes when it moves out-of-order
+        chunks to ``chunks_head/``) are skipped: every sample they stand for is
+        still in the log, which is only truncated after an out-of-order compaction.
+        """
+        assert self.wbl is not None
+        t0 = time.monotonic()
+        head = self.head
+        nsamples = unknown = 0
+        for seg, payload in self.wbl.replay():
+            rec = decode_record(payload)
+            if isinstance(rec, SamplesRecord):
+                refs = rec.refs
+                known = refs < len(head.slot_of)
+                known[known] = head.slot_of[refs[known]] >= 0
+                unknown += int((~known).sum())
+                head.ooo.add(refs[known], rec.ts[known], rec.vs[known])
+                nsamples += int(known.sum())
+            elif isinstance(rec, OpaqueRecord) and rec.type == RecordType.MMAP_MARKERS:
+                continue
+            elif isinstance(rec, OpaqueRecord) and not self.read_only:
+                raise TSDBError(
+                    f"{self.wbl.dir}: segment {seg:08d} holds {OPAQUE_KINDS.get(rec.type, rec.type.name)} "
+                    f"(record type {int(rec.type)}), which promlite cannot store yet; nothing was changed. "
+                    "Open it read-only (`promlite query --data DIR`) to read its float samples"
+                )
+            else:
+                log.warning("WBL replay: skipped a %s record in segment %d", type(rec).__name__, seg)
+        if unknown:
+            log.warning("WBL replay: skipped %d out-of-order samples of series with no series record", unknown)
+        if nsamples:
+            log.info("replayed WBL: %d out-of-order samples in %.3fs", nsamples, time.monotonic() - t0)
+
     def _reserve_head_chunk_refs(self) -> None:
         """Keep new series refs clear of those in Prometheus's ``chunks_head/``.
 
@@ -283,6 +367,8 @@ class DB:
         while not self._stop_sync.wait(interval):
             try:
                 self.wal.sync(force=True)
+                if self.wbl is not None:
+                    self.wbl.sync(force=True)
             except ClosedError:
                 return
             except OSError as e:  # keep trying: the next commit reports the failure
@@ -341,24 +427,67 @@ class DB:
         if (slot_of[refs] < 0).any():
             raise InvalidSampleError(f"unknown series ref {int(refs[slot_of[refs] < 0][0])}")
 
+    def _split_out_of_order(
+        self, refs: NDArray[np.int64], ts: NDArray[np.int64]
+    ) -> tuple[NDArray[np.bool_] | None, NDArray[np.bool_] | None, int]:
+        """Masks of the in-order and out-of-order samples of a batch, and the too-old count (lock held).
+
+        ``(None, None, 0)`` when there is no out-of-order window (or nothing
+        could be out of order): the whole batch goes to the in-order head.
+        The window counts back from the head's newest sample; with an empty
+        head, from the end of the newest block.
+        """
+        window = self.options.out_of_order_time_window_ms
+        if window <= 0:
+            return None, None, 0
+        head = self.head
+        newest = head.max_time if head.max_time != NO_SAMPLE else head.min_valid_t
+        if newest <= NO_SAMPLE + 1:
+            return None, None, 0  # nothing stored yet: every sample is in order
+        cls = np.empty(len(refs), dtype=np.int8)
+        classify_out_of_order(refs, ts, head.last_t, head.min_valid_t, newest - window, cls)
+        in_order = cls == IN_ORDER
+        if in_order.all():
+            return None, None, 0
+        return in_order, cls == OUT_OF_ORDER_OK, int(np.count_nonzero(cls == TOO_OLD))
+
     def _commit(self, refs: NDArray[np.int64], ts: NDArray[np.int64], vs: NDArray[np.float64]) -> AppendStats:
         with self._lock:
             self._check_open()
             self._check_refs(refs)  # a series may have been garbage-collected meanwhile
+            in_order, ooo, too_old = self._split_out_of_order(refs, ts)
             records = []
             logged = self._logged[refs]
             if not logged.all():
                 new = np.unique(refs[~logged])
                 records.append(encode_series(new, self.head.index.labels_many(new)))
-            records.append(encode_samples(refs, ts, vs))
-            self.wal.log(*records)  # raises before anything is applied
+            if in_order is None:
+                records.append(encode_samples(refs, ts, vs))
+            elif in_order.any():
+                records.append(encode_samples(refs[in_order], ts[in_order], vs[in_order]))
+            if records:
+                self.wal.log(*records)  # raises before anything is applied
+            if ooo is not None and ooo.any():
+                # after the WAL, which holds their series records; a failure here applies nothing either
+                self._wbl_for_write().log(encode_samples(refs[ooo], ts[ooo], vs[ooo]))
             if not logged.all():
                 self._mark_logged(new)
-            _, stats = self.head.append(refs, ts, vs)
+            if in_order is None:
+                _, stats = self.head.append(refs, ts, vs)
+            else:
+                _, stats = self.head.append(refs[in_order], ts[in_order], vs[in_order])
+                n_ooo = int(np.count_nonzero(ooo))
+                if n_ooo:
+                    self.head.ooo.add(refs[ooo], ts[ooo], vs[ooo])
+                extra = AppendStats(appended=n_ooo, out_of_order_appended=n_ooo, too_old=too_old)
+                stats.add(extra)
+                self.head.totals.add(extra)
             if self.options.wal_sync == "batch":
                 self.wal.sync()
+                if self.wbl is not None:
+                    self.wbl.sync()
         if self.options.auto_compact and self._head_compactable():
-            self.compact()
+            self._compactor.signal()  # only a signal: the block is written by the tsdb-compactor thread
         return stats
 
     # -- reading -------------------------------------------------------------------
@@ -374,7 +503,9 @@ class DB:
         """Delete samples of matching series in ``[mint, maxt]`` (tombstones); returns the series count."""
         if not matchers:
             raise ValueError("delete needs at least one matcher")
-        with self._lock:
+        # the compaction mutex too: a block being merged or a head window being written
+        # must not miss a tombstone added meanwhile (Prometheus's Delete also takes it)
+        with self._compactor.mutex, self._lock:
             self._check_open()
             self._check_writable()
             n = 0
@@ -390,44 +521,44 @@ class DB:
 
     def clean_tombstones(self) -> None:
         """Rewrite blocks that have tombstones without the deleted data."""
-        with self._lock:
+        with self._compactor.mutex, self._lock:
             self._check_open()
             self._check_writable()
             self.blocks = compaction.clean_tombstones(self.path, self.blocks, retire=self._retire)
 
     # -- compaction and retention ------------------------------------------------------
+    def _start_compactor(self) -> None:
+        """Set up compaction (see :mod:`tsdb.compactor`); start its thread when ``auto_compact`` is on.
+
+        The :class:`~tsdb.compactor.Compactor` always exists: its mutex also
+        serialises :meth:`compact`, :meth:`flush` and :meth:`delete`. A
+        read-only DB never compacts, so it gets no thread.
+        """
+        self._compactor = Compactor(self)
+        if self.options.auto_compact and not self.read_only:
+            self._compactor.start()
+
     def _head_compactable(self) -> bool:
         h = self.head
         return h.max_time > h.min_time and h.max_time - h.min_time > self.options.block_range_ms * 3 // 2
 
     def compact(self) -> None:
-        """Persist full head windows as blocks, merge adjacent blocks, apply retention."""
-        with self._lock:
-            self._check_open()
-            rng = self.options.block_range_ms
-            persisted = False
-            while self._head_compactable():
-                start = (self.head.min_time // rng) * rng
-                self._persist_head(start, start + rng)
-                persisted = True
-            if persisted:
-                self._truncate_wal()
-            self.blocks = compaction.compact_blocks(self.path, self.blocks, self._ranges(), retire=self._retire)
-            self.blocks = compaction.apply_retention(
-                self.blocks, self.options.retention_ms, self.options.retention_bytes, self.wal.size_bytes(),
-                retire=self._retire,
-            )
+        """Persist full head windows as blocks, merge adjacent blocks, apply retention; returns when done.
+
+        Synchronous, for library users (with ``auto_compact`` the background
+        thread does the same after commits): waits for a background
+        compaction in progress, then does what is left. Commits and queries
+        go on meanwhile; the DB lock is only taken for brief steps.
+        """
+        self._check_open()
+        self._check_writable()
+        self._compactor.compact()
 
     def flush(self) -> None:
-        """Persist everything in the head as blocks now (e.g. before a snapshot or a backup)."""
-        with self._lock:
-            self._check_open()
-            rng = self.options.block_range_ms
-            h = self.head
-            while h.max_time >= h.min_time and h.min_time != np.iinfo(np.int64).max:
-                start = (h.min_time // rng) * rng
-                self._persist_head(start, start + rng)
-            self._truncate_wal()
+        """Persist everything in the head as blocks now (e.g. before a snapshot or a backup); returns when done."""
+        self._check_open()
+        self._check_writable()
+        self._compactor.flush()
 
     def _ranges(self) -> list[int]:
         rng = self.options.block_range_ms
@@ -437,34 +568,58 @@ class DB:
             ranges.append(ranges[-1] * 3)
         return ranges
 
-    def _persist_head(self, start: int, end: int) -> None:
-        t0 = time.monotonic()
-        block = compaction.write_head_block(self.path, self.head, start, end, self.options.block_chunk_samples)
-        if block is not None:
-            self.blocks.append(block)
-            self.blocks.sort(key=lambda b: (b.meta.min_time, b.meta.ulid))
-            log.info(
-                "wrote block %s [%d, %d): %d series, %d samples in %.3fs",
-                block.meta.ulid, start, end, block.meta.stats.num_series, block.meta.stats.num_samples, time.monotonic() - t0,
-            )
-        dead = self.head.truncate(end)
-        if len(dead):
-            self._logged[dead] = False
-
     def _truncate_wal(self) -> None:
-        segs = self.wal.segments()
-        if not segs:
-            return
-        last = self.wal.cut() - 1
-        head = self.head
+        """Checkpoint the WAL up to the current segment; called by the compactor, without the DB lock.
+
+        The segment cut and the keep-set (a copy of which refs are alive) are
+        taken together under the lock: every series record in a segment up to
+        ``last`` was written before the cut, so its series is in the copy
+        unless it was garbage-collected. The checkpoint then runs without the
+        lock: it reads sealed segments only, while commits append to the new one.
+        """
+        with self._lock:
+            self._check_open()
+            segs = self.wal.segments()
+            if not segs:
+                return
+            last = self.wal.cut() - 1
+            alive = self.head.slot_of >= 0  # a new array: later GC or new series do not change it
+            mint = self.head.min_valid_t
 
         def keep_series(refs: NDArray[np.int64]) -> NDArray[np.bool_]:
-            ok = refs < len(head.slot_of)
+            ok = refs < len(alive)
             out = np.zeros(len(refs), dtype=bool)
-            out[ok] = head.slot_of[refs[ok]] >= 0
+            out[ok] = alive[refs[ok]]
             return out
 
-        checkpoint(self.wal, last, keep_series, head.min_valid_t)
+        checkpoint(self.wal, last, keep_series, mint)
+
+    def _swap_blocks(self, removed: list[Block], added: list[Block]) -> None:
+        """Replace ``removed`` by ``added`` in the block list (brief, under the lock); delete ``removed``.
+
+        The directories are deleted after the lock is released. A removed
+        block still read by a querier stays open until the querier is closed
+        (see :meth:`_retire`); on Linux its unlinked files stay readable.
+        """
+        gone = {id(b) for b in removed}
+        with self._lock:
+            if self._closed:  # not reached while close() waits for the compaction mutex; kept for safety
+                for b in added:
+                    b.close()
+                raise ClosedError(f"database {self.path} is closed")
+            self.blocks = sorted(
+                [b for b in self.blocks if id(b) not in gone] + list(added), key=lambda b: (b.meta.min_time, b.meta.ulid)
+            )
+            idle = []
+            for b in removed:
+                if self._readers.get(id(b)):
+                    self._retired[id(b)] = b
+                else:
+                    idle.append(b)
+        for b in removed:
+            compaction.remove_block_dir(b)
+        for b in idle:
+            b.close()
 
     # -- block lifetimes ---------------------------------------------------------------
     def _acquire_blocks(self, blocks: list[Block]) -> None:
@@ -514,7 +669,30 @@ class DB:
             "out_of_order_samples": h.totals.out_of_order,
             "duplicate_samples": h.totals.duplicate,
             "out_of_bounds_samples": h.totals.out_of_bounds,
+            "too_old_samples": h.totals.too_old,
+            "out_of_order_appended_samples": h.totals.out_of_order_appended,
+            "out_of_order_head_samples": h.ooo.n,
+            "wbl_bytes": self.wbl.size_bytes() if self.wbl is not None else 0,
         }
+
+    def set_out_of_order_window(self, window_ms: int) -> None:
+        """Change the out-of-order window (a config reload); a first window creates ``wbl/``."""
+        if window_ms < 0:
+            raise ValueError("out-of-order window must not be negative")
+        with self._lock:
+            self._check_open()
+            if window_ms == self.options.out_of_order_time_window_ms:
+                return
+            self._check_writable()
+            self.options = dataclasses.replace(self.options, out_of_order_time_window_ms=int(window_ms))
+            if window_ms > 0 and self.wbl is None:
+                self.wbl = self._open_wbl()
+            log.info("out-of-order time window set to %d ms", window_ms)
+
+    def _wbl_for_write(self) -> WAL:
+        if self.wbl is None:  # a window was set: _open_wbl created it
+            raise TSDBError(f"{self.path}: no write-behind log open")
+        return self.wbl
 
     def _check_open(self) -> None:
         if self._closed:
@@ -525,8 +703,18 @@ class DB:
             raise TSDBError(f"database {self.path} is open read-only")
 
     def close(self) -> None:
-        """Flush and close the WAL, close blocks, release the directory lock. Idempotent."""
-        with self._lock:
+        """Stop compaction, flush and close the WAL, close blocks, release the directory lock. Idempotent.
+
+        A block the compactor is writing is abandoned (its ``.tmp`` directory
+        removed; its data is still in the WAL); a block swap or WAL checkpoint
+        in progress finishes first, so the directory always reopens whole.
+        """
+        if self._closed:
+            return
+        compactor: Compactor | None = getattr(self, "_compactor", None)
+        if compactor is not None:
+            compactor.stop()  # cancels a running compaction and joins the thread, without our locks
+        with compactor.mutex if compactor is not None else contextlib.nullcontext(), self._lock:
             if self._closed:
                 return
             self._closed = True
@@ -534,6 +722,8 @@ class DB:
             try:
                 if self.wal is not None:
                     self.wal.close()
+                if self.wbl is not None:
+                    self.wbl.close()
             finally:
                 for b in [*self.blocks, *self._retired.values()]:
                     b.close()

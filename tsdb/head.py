@@ -47,6 +47,8 @@ from .head_kernels import (
 )
 from .labels import Labels
 from .matchers import Matcher
+from .merge import merge_rows
+from .ooo_head import OOOHead, OOOView
 from .samples import SampleArrays
 
 DEFAULT_CHUNK_SAMPLES = 120
@@ -62,12 +64,18 @@ class AppendStats:
     out_of_order: int = 0
     duplicate: int = 0
     out_of_bounds: int = 0
+    #: accepted into the out-of-order head (counted in ``appended`` too)
+    out_of_order_appended: int = 0
+    #: older than the out-of-order window (Prometheus's "too old sample"); only with a window
+    too_old: int = 0
 
     def add(self, other: AppendStats) -> None:
         self.appended += other.appended
         self.out_of_order += other.out_of_order
         self.duplicate += other.duplicate
         self.out_of_bounds += other.out_of_bounds
+        self.out_of_order_appended += other.out_of_order_appended
+        self.too_old += other.too_old
 
 
 class Head:
@@ -110,6 +118,8 @@ class Head:
         self.max_time = NO_SAMPLE
         #: deleted intervals per ref, applied on read and when persisting
         self.tombstones: dict[int, list[tuple[int, int]]] = {}
+        #: out-of-order samples (see :mod:`tsdb.ooo_head`); empty unless the DB has an out-of-order window
+        self.ooo = OOOHead()
         self.totals = AppendStats()
         # staging area for sealed chunks, reused by every append (see append_samples)
         self._stage = np.zeros(max(1 << 20, 64 * slab_bytes), dtype=np.uint8)
@@ -248,7 +258,8 @@ class Head:
         open_rows = self.slab[open_slots]  # a copy: appends keep writing the live rows
         open_lens = self._open_chunk_bytes(open_slots)
         tomb = {r: list(self.tombstones[r]) for r in refs.tolist() if r in self.tombstones} if self.tombstones else {}
-        return HeadSnapshot(refs, mint, maxt, arena, offs, lens, counts, has_open, open_rows, open_lens, tomb)
+        ooo = self.ooo.view() if self.ooo.n and self.ooo.max_time >= mint and self.ooo.min_time <= maxt else None
+        return HeadSnapshot(refs, mint, maxt, arena, offs, lens, counts, has_open, open_rows, open_lens, tomb, ooo)
 
     def read(self, refs: NDArray[np.int64], mint: int, maxt: int) -> SampleArrays:
         """Samples in ``[mint, maxt]`` (inclusive) of each ref, tombstones applied, as CSR arrays."""
@@ -270,9 +281,10 @@ class Head:
         live_chunks[self.chunks.refs_with_chunks()] = True
         refs = self.index.live_refs()
         has_open = self.nsamp[self.slot_of[refs]] > 0
-        # a series that never had a sample may be waiting in an appender: spare it
+        # a series that never had a sample may be waiting in an appender: spare it;
+        # so is one whose only samples are out-of-order ones not compacted yet
         had_samples = self.last_t[refs] != NO_SAMPLE
-        dead = refs[~live_chunks[refs] & ~has_open & had_samples]
+        dead = refs[~live_chunks[refs] & ~has_open & had_samples & ~self.ooo.has_samples(refs)]
         if len(dead):
             for r in dead.tolist():
                 s = int(self.slot_of[r])
@@ -282,6 +294,8 @@ class Head:
                 self.tombstones.pop(r, None)
             self.index.remove(dead)
         for r, ivs in list(self.tombstones.items()):
+            if self.ooo.n and self.ooo.has_samples(np.array([r], dtype=np.int64))[0]:
+                continue  # out-of-order samples of any age may still be under it
             kept = [(a, b) for a, b in ivs if b >= before]
             if kept:
                 self.tombstones[r] = kept
@@ -303,7 +317,10 @@ class Head:
     def memory_bytes(self) -> int:
         """Bytes held by numpy state (excludes the Python label index)."""
         state = sum(getattr(self, n).nbytes for n in self._SLOT_ARRAYS)
-        return int(self.chunks.memory_bytes() + self.last_t.nbytes + self.last_bits.nbytes + self.slot_of.nbytes + state)
+        return int(
+            self.chunks.memory_bytes() + self.last_t.nbytes + self.last_bits.nbytes + self.slot_of.nbytes + state
+            + self.ooo.memory_bytes()
+        )
 
 
 @dataclass
@@ -321,6 +338,8 @@ class HeadSnapshot:
     open_rows: NDArray[np.uint8]
     open_lens: NDArray[np.int64]
     tombstones: dict[int, list[tuple[int, int]]]
+    #: the out-of-order samples to merge in, when any may fall in range
+    ooo: OOOView | None = None
 
     def decode(self) -> SampleArrays:
         refs = self.refs
@@ -347,4 +366,6 @@ class HeadSnapshot:
         result = SampleArrays(refs, out_t[:n], out_v[:n].view(np.float64), edges)
         if self.tombstones:
             result = result.without(self.tombstones)
+        if self.ooo is not None:
+            result = merge_rows(result, self.ooo.select(refs, self.mint, self.maxt, self.tombstones))
         return result

@@ -123,23 +123,38 @@ class HeadChunks:
         return np.nonzero(self.first >= 0)[0]
 
     def truncate(self, before: int) -> None:
-        """Drop every chunk whose max time is before ``before``."""
+        """Drop every chunk whose max time is before ``before``.
+
+        The new arrays keep the old capacity: the head refills to about the
+        size it had before every block cut, and regrowing (a copy of the
+        whole arena or metadata array) would land in the commits right after
+        the cut, the ones that also seal a chunk for every series. The unused
+        tail costs no memory until written (``np.zeros`` maps fresh pages lazily).
+        """
         if not self.n:
             return
         keep = np.nonzero(self.maxt[: self.n] >= before)[0]
+        k = len(keep)
         lens = self.len[keep]
-        new_data = np.zeros(max(int(lens.sum()) * 5 // 4, 1 << 16), dtype=np.uint8)
+        new_data = np.zeros(max(int(lens.sum()) * 5 // 4, len(self.data), 1 << 16), dtype=np.uint8)
         nb = gather_bytes(self.data, self.off[keep], lens.astype(np.int64), new_data)
-        new_off = np.zeros(len(keep), dtype=np.int64)
-        if len(keep):
-            np.cumsum(lens[:-1], out=new_off[1:])
-        ref, mint, maxt = self.ref[keep], self.mint[keep], self.maxt[keep]
-        self.data, self.nbytes, self.n = new_data, int(nb), len(keep)
-        self.ref, self.mint, self.maxt, self.off, self.len = ref, mint, maxt, new_off, lens.copy()
-        self.next = np.full(len(keep), -1, dtype=np.int32)
+        cap = max(k, len(self.ref))
+
+        def kept(arr: NDArray) -> NDArray:
+            out = np.zeros(cap, dtype=arr.dtype)
+            out[:k] = arr[keep]
+            return out
+
+        new_off = np.zeros(cap, dtype=np.int64)
+        if k:
+            np.cumsum(lens[:-1], out=new_off[1:k])
+        self.ref, self.mint, self.maxt = kept(self.ref), kept(self.mint), kept(self.maxt)
+        self.len = kept(self.len)
+        self.data, self.nbytes, self.n, self.off = new_data, int(nb), k, new_off
+        self.next = np.full(cap, -1, dtype=np.int32)
         self.first[:] = -1
         self.last[:] = -1
-        _link(np.arange(len(keep), dtype=np.int32), ref, self.first, self.last, self.next)
+        _link(np.arange(k, dtype=np.int32), self.ref[:k], self.first, self.last, self.next)
 
     def memory_bytes(self) -> int:
         return int(

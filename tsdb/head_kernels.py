@@ -265,3 +265,41 @@ def gather_bytes(src, offsets, lengths, out):
             out[pos + j] = src[o + j]
         pos += n
     return pos
+
+
+#: classes of :func:`classify_out_of_order`
+IN_ORDER = 0  # for the in-order head (which may still reject it: duplicate, out of bounds, out of order)
+OUT_OF_ORDER_OK = 1  # for the out-of-order head: inside the window
+TOO_OLD = 2  # older than the out-of-order window: rejected
+
+
+@numba.njit(cache=True, nogil=True)
+def classify_out_of_order(refs, ts, last_t, min_valid_t, ooo_min_t, out):
+    """Sort a batch into in-order, out-of-order and too-old samples, as Prometheus's ``appendable``.
+
+    A sample is in order when it is at or after ``min_valid_t`` and not before
+    its series' newest sample so far, counting earlier samples of the same
+    batch (``t`` equal to the newest is left to the head, which accepts an
+    identical duplicate and rejects another value). Otherwise it is
+    out-of-order when ``t >= ooo_min_t`` (the head's newest sample minus the
+    window), else too old. ``last_t`` is updated as the head would and then
+    restored, so the caller's state is unchanged.
+    """
+    n = refs.shape[0]
+    saved = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        saved[i] = last_t[refs[i]]
+    for i in range(n):
+        r = refs[i]
+        t = ts[i]
+        lt = last_t[r]
+        if t >= min_valid_t and t >= lt:
+            out[i] = IN_ORDER
+            if t > lt:
+                last_t[r] = t
+        elif t >= ooo_min_t:
+            out[i] = OUT_OF_ORDER_OK
+        else:
+            out[i] = TOO_OLD
+    for i in range(n - 1, -1, -1):
+        last_t[refs[i]] = saved[i]

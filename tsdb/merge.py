@@ -103,3 +103,35 @@ def _sort_dedupe(ts, vs, sample_gid, ngroups):
     edges = np.zeros(ngroups + 1, dtype=np.int64)
     np.cumsum(np.bincount(g, minlength=ngroups), out=edges[1:])
     return ts, vs, edges
+
+
+def merge_rows(first: SampleArrays, second: SampleArrays) -> SampleArrays:
+    """Merge two answers for the same rows (same keys, same order); on equal timestamps ``first`` wins.
+
+    For the head's in-order samples (``first``) and its out-of-order ones.
+    Nothing is done when ``second`` is empty (the usual case); otherwise the
+    rows are concatenated (``first`` before ``second``), sorted stably by row
+    and time and de-duplicated, in one vectorised pass.
+    """
+    nb = np.diff(second.edges)
+    if not nb.any():
+        return first
+    na = np.diff(first.edges)
+    counts = na + nb
+    edges = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=edges[1:])
+    # place first's samples at the start of each output row, second's after them
+    row_a = np.repeat(np.arange(len(na), dtype=np.int64), na)
+    row_b = np.repeat(np.arange(len(nb), dtype=np.int64), nb)
+    pos_a = edges[:-1][row_a] + (np.arange(len(row_a), dtype=np.int64) - first.edges[:-1][row_a])
+    pos_b = edges[:-1][row_b] + na[row_b] + (np.arange(len(row_b), dtype=np.int64) - second.edges[:-1][row_b])
+    total = int(edges[-1])
+    ts = np.empty(total, dtype=np.int64)
+    vs = np.empty(total, dtype=np.float64)
+    ts[pos_a] = first.ts
+    vs[pos_a] = first.vs
+    ts[pos_b] = second.ts
+    vs[pos_b] = second.vs
+    sample_row = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    ts, vs, edges = _sort_dedupe(ts, vs, sample_row, len(counts))
+    return SampleArrays(first.keys, ts, vs, edges)

@@ -50,7 +50,8 @@ def load_dataset(ctx: Context, ds: Dataset, what: str) -> dict[str, object]:
 def load_all(ctx: Context, res: SuiteResult):
     """The synthetic dataset and each system's load of it (a str where a system has none)."""
     ds = ctx.workspace.dataset(ctx.series, ctx.hours)
-    res.note = f"dataset: {ds.series} series x {ds.hours:g} h = {ds.samples:,} samples"
+    note = f"dataset: {ds.series} series x {ds.hours:g} h = {ds.samples:,} samples"
+    res.note = f"{note}; {res.note}" if res.note else note  # a suite's earlier notes are kept
     return ds, load_dataset(ctx, ds, "synthetic dataset")
 
 

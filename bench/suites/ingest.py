@@ -13,18 +13,26 @@ Two shapes of ingest:
   commit): one batch = one sample for each of S series at one timestamp,
   for several S ("ingest CPU vs load"). Peers need a scrape target for
   this; that comparison belongs to the ``scrape`` suite.
+* commit latency while head blocks are cut (``bench.commit_latency``, when
+  that module is there): back-to-back scrape commits with ``wal_sync="always"``
+  and a 10 min block range, so the background compactor cuts and writes
+  head blocks during the commits; p50 / p99 / p99.9 / max over all commits.
+  Run in a child interpreter, bounded in time.
 """
 
 from __future__ import annotations
 
+import importlib.util
+
 from ..datasets import DatasetUnavailable
-from ..harness import Stat
+from ..harness import MeasureError, Stat, run_isolated
 from ..tsdb_head import measure
 from . import NA, SYSTEMS, Context, Row, SuiteResult
 from .compression import load_all
 
 NAME = "ingest"
 TITLE = "ingest throughput and CPU"
+COMMIT_LATENCY_SERIES = {True: 10_000, False: 100_000}  # quick, full
 
 
 def run(ctx: Context) -> SuiteResult:
@@ -59,7 +67,34 @@ def run(ctx: Context) -> SuiteResult:
         "kind": "lines", "title": "promlite head ingest: CPU per million samples vs batch size (WAL on)",
         "x": xs, "xlabel": "series per batch (one scrape)", "ylabel": "CPU s / 1M samples", "logx": True,
         "series": {"promlite": cpu_per_m}}
+    _commit_latency(ctx, res)
     return res
+
+
+def _commit_latency(ctx: Context, res: SuiteResult) -> None:
+    """p50/p99/p99.9/max commit latency while head blocks are cut (``bench.commit_latency``, if present)."""
+    if importlib.util.find_spec("bench.commit_latency") is None:
+        res.note = "; ".join(x for x in (res.note, "commit latency not measured: no bench/commit_latency.py") if x)
+        return
+    series = COMMIT_LATENCY_SERIES[ctx.quick]
+    label = f"commit latency while head blocks are cut ({series:,} series/commit, wal_sync=always)"
+    task = ctx.task(label, 1)
+    try:
+        r, _st = run_isolated("bench.commit_latency:measure", {"series": series},
+                              timeout_s=180 if ctx.quick else 900)
+        cells = {q: r["all"][q] for q in ("p50", "p99", "p99.9", "max")}
+        d = r["during_compaction"]
+        note = (f"commit latency: {r['commits']} commits, {r['blocks']} blocks cut, {d['n']} commits overlapped "
+                f"a compaction (their p99.9 {d['p99.9']:.1f} ms, max {d['max']:.1f} ms)")
+        res.extra["commit_latency"] = r
+    except (MeasureError, KeyError, TypeError) as e:
+        cells = dict.fromkeys(("p50", "p99", "p99.9", "max"), f"error: {e}"[:60])
+        note = f"commit latency: {type(e).__name__}: {e}"[:300]
+    finally:
+        ctx.done(task)
+    for q, v in cells.items():
+        res.rows.append(Row(f"{label}: {q}", "ms", {"promlite": v, "prometheus": NA, "victoriametrics": NA}))
+    res.note = "; ".join(x for x in (res.note, note) if x)
 
 
 def _bulk(ctx: Context, res: SuiteResult) -> None:

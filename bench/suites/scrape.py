@@ -2,6 +2,10 @@
 
 CPU seconds per million samples ingested, peak RSS, and scrape lateness
 (as a share of the interval), plus promlite's lateness under query load.
+At the end of each run the server is stopped cleanly and its data directory
+measured: total bytes, WAL bytes (``wal/`` with checkpoints), the samples the
+WAL holds (decoded by promlite's reader: both WALs have Prometheus's format)
+and WAL bytes per sample; WAL compression is on in both (their default).
 VictoriaMetrics' scraping (vmagent) is not part of its Debian package
 build here, so its column says "n/a".
 
@@ -29,7 +33,8 @@ TITLE = "End-to-end scraping (local targets)"
 
 
 # Figures where more is better; the others (CPU, memory, lateness, durations, failures) are costs.
-_HIGHER_IS_BETTER = ("samples ingested", "ingest rate", "scrapes in window", "stored ", "under query load: queries")
+_HIGHER_IS_BETTER = ("samples ingested", "ingest rate", "scrapes in window", "stored ", "under query load: queries",
+                     "samples in the WAL", "WAL records snappy")
 
 
 def _num(cell: str):

@@ -219,14 +219,15 @@ class Server:
         log.info("listening on %s:%d; opening storage at %s", host, bound[1], os.path.abspath(o.data_path))
         # Compile the result-rendering kernels while storage opens (about 1 s from numba's cache).
         warm = asyncio.get_running_loop().run_in_executor(st.executor, render_warmup)
+        cfg, self._config_text = self._load_config()  # storage settings come from it
         self.db = await asyncio.to_thread(tsdb.open, o.data_path, retention_ms=retention_ms,
                                           retention_bytes=parse_size(o.retention_size),
-                                          wal_compression=o.wal_compression)
+                                          wal_compression=o.wal_compression,
+                                          out_of_order_time_window_ms=cfg.storage.out_of_order_time_window)
         await warm
         st.db = self.db
         st.engine = Engine(self.db, lookback_delta_ms=lookback_ms, max_samples=o.query_max_samples,
                            timeout_s=timeout_s)
-        cfg, self._config_text = self._load_config()
         st.config_text = self._config_text
         self.manager = ScrapeManager(self.db, cfg)
         await self.manager.start()
@@ -242,6 +243,8 @@ class Server:
             return
         try:
             cfg, text = self._load_config()
+            if self.db is not None:
+                await asyncio.to_thread(self.db.set_out_of_order_window, cfg.storage.out_of_order_time_window)
             await self.manager.reload(cfg)
         except (ConfigError, ReloadError, OSError) as e:
             self.state.metrics.mark_reload(False)

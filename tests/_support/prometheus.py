@@ -34,6 +34,7 @@ fails it under CI, where ``.ci/run`` installs the ``prometheus`` package).
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import signal
@@ -120,6 +121,8 @@ class Prometheus:
         Prometheus durations (``"1s"``, ``"100ms"``); the timeout must not exceed the interval.
     extra_flags
         More command-line flags, e.g. ``("--storage.tsdb.min-block-duration=1m",)``.
+    extra_config
+        YAML appended to ``prometheus.yml``, e.g. ``"storage:\n  tsdb:\n    out_of_order_time_window: 1h\n"``.
     work_dir
         Where ``prometheus.yml`` and ``prometheus.log`` go (a fresh temp dir by default).
     max_lifetime_s
@@ -131,14 +134,14 @@ class Prometheus:
                  extra_flags: Iterable[str] = (), work_dir: str | os.PathLike[str] | None = None,
                  binary: str | None = None, job: str = "static", log_level: str = "info",
                  ready_timeout_s: float = 60.0, max_lifetime_s: float = 600.0,
-                 start: bool = True) -> None:
+                 start: bool = True, extra_config: str = "") -> None:
         self.binary = binary or require_prometheus()
         self.data_dir = os.fspath(data_dir)
         self.work_dir = os.fspath(work_dir) if work_dir is not None else tempfile.mkdtemp(
             prefix="promlite-test-prometheus-")
         self.config_path = os.path.join(self.work_dir, "prometheus.yml")
         self.log_path = os.path.join(self.work_dir, "prometheus.log")
-        self.config_yaml = _config_yaml(list(targets), scrape_interval, scrape_timeout, job)
+        self.config_yaml = _config_yaml(list(targets), scrape_interval, scrape_timeout, job) + extra_config
         self.extra_flags = tuple(extra_flags)
         self.log_level = log_level
         self.ready_timeout_s = ready_timeout_s
@@ -462,3 +465,31 @@ def exposition(scrape: int, counters: int = 100, gauges: int = 100, prefix: str 
     lines += [f"# HELP {prefix}_level A gauge per series.", f"# TYPE {prefix}_level gauge"]
     lines += [f'{prefix}_level{{series="{i}"}} {i + (scrape % 7) * 0.25}' for i in range(gauges)]
     return ("\n".join(lines) + "\n").encode()
+
+
+# ---------------------------------------------------------------------- checks
+
+REPAIR_WORDS = ("repair", "corrupt", "deleting", "error")
+
+
+def tree_hashes(path: str) -> dict[str, str]:
+    """SHA-256 of every file under ``path``, by relative name (to show that nothing changed)."""
+    out = {}
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            p = os.path.join(root, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, path)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def as_floats(raw: dict) -> dict[tuple, list[tuple[int, float]]]:
+    """:meth:`Prometheus.raw_samples` with float values."""
+    return {k: [(t, float(v)) for t, v in vals] for k, vals in raw.items()}
+
+
+def assert_no_repair(log: str) -> None:
+    """No line of Prometheus's log repairs, deletes or complains (its messages, not its file names)."""
+    bad = [line for line in log.splitlines()
+           if "level=error" in line or any(w in line.split("msg=", 1)[-1].lower() for w in REPAIR_WORDS)]
+    assert not bad, "Prometheus repaired or deleted something:\n" + "\n".join(bad)

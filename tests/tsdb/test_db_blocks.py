@@ -15,7 +15,11 @@ STEP = 60_000
 
 
 def fill(db, nseries, start, end, step=STEP, name="m"):
-    """Append ``nseries`` series from start to end (exclusive) at ``step``, one batch per timestamp."""
+    """Append ``nseries`` series from start to end (exclusive) at ``step``, one batch per timestamp.
+
+    Then ``db.compact()``: commits only signal the background compactor, so
+    the block layout the tests check is settled once compact() returned.
+    """
     app = db.appender()
     refs = np.array([app.append({"__name__": name, "i": str(i)}, start, 0.0) for i in range(nseries)])
     app.commit()
@@ -24,6 +28,7 @@ def fill(db, nseries, start, end, step=STEP, name="m"):
         app = db.appender()
         app.append_batch(refs, t, idx + t / step)
         app.commit()
+    db.compact()
     return refs
 
 

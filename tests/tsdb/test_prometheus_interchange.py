@@ -12,7 +12,6 @@ Prometheus 2.42 is what Debian ships; nothing here depends on a 2.x/3.x differen
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -24,7 +23,14 @@ import time
 import numpy as np
 import pytest
 from _requirements import require_tool
-from prometheus import Prometheus, StaticTarget, exposition
+from prometheus import (
+    Prometheus,
+    StaticTarget,
+    as_floats,
+    assert_no_repair,
+    exposition,
+    tree_hashes,
+)
 
 import tsdb
 from tsdb import Matcher
@@ -32,17 +38,6 @@ from tsdb.head_chunks_file import max_series_ref
 
 MIN = 60_000
 H = 60 * MIN
-REPAIR_WORDS = ("repair", "corrupt", "deleting", "error")
-
-
-def tree_hashes(path: str) -> dict[str, str]:
-    out = {}
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            p = os.path.join(root, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, path)] = hashlib.sha256(fh.read()).hexdigest()
-    return out
 
 
 def promlite_samples(path: str, **opts) -> dict[tuple, list[tuple[int, float]]]:
@@ -51,17 +46,6 @@ def promlite_samples(path: str, **opts) -> dict[tuple, list[tuple[int, float]]]:
             s.labels: list(zip(s.timestamps.tolist(), s.values.tolist(), strict=True))
             for s in q.select(Matcher.re("__name__", ".+"))
         }
-
-
-def as_floats(raw: dict) -> dict[tuple, list[tuple[int, float]]]:
-    return {k: [(t, float(v)) for t, v in vals] for k, vals in raw.items()}
-
-
-def assert_no_repair(log: str) -> None:
-    """No line of Prometheus's log repairs, deletes or complains (its messages, not its file names)."""
-    bad = [line for line in log.splitlines()
-           if "level=error" in line or any(w in line.split("msg=", 1)[-1].lower() for w in REPAIR_WORDS)]
-    assert not bad, "Prometheus repaired or deleted something:\n" + "\n".join(bad)
 
 
 # --------------------------------------------------------------- promlite -> Prometheus

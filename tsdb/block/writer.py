@@ -73,6 +73,7 @@ def write_block(
     parents: Sequence[BlockDesc | BlockMeta] | None = None,
     ulid: str | None = None,
     segment_size: int = MAX_SEGMENT_SIZE,
+    hints: Sequence[str] = (),
 ) -> str:
     """Write a block holding ``series`` and return the path of its directory.
 
@@ -85,7 +86,9 @@ def write_block(
     to persist the head range ``[T, T + 2h)`` pass ``maxt = T + 2h - 1``.
 
     ``sources`` defaults to ``[ulid]`` (a level-1 block is its own source);
-    ``parents`` are the blocks a compaction merged. ``ulid`` and
+    ``parents`` are the blocks a compaction merged; ``hints`` go to
+    ``meta.json``'s ``compaction.hints`` (``from-out-of-order`` marks a block
+    of out-of-order samples, as Prometheus does). ``ulid`` and
     ``segment_size`` exist for tests. Raises :class:`InvalidBlockInputError`
     on bad input; nothing is left behind on any error.
     """
@@ -142,6 +145,7 @@ def write_block(
                 level=compaction_level,
                 sources=tuple(sources) if sources else (ulid,),
                 parents=tuple(BlockDesc(p.ulid, p.min_time, p.max_time) for p in parents or ()),
+                hints=tuple(hints),
             ),
         )
         write_meta(tmp, meta)
