@@ -120,11 +120,16 @@ class _StorageCollector:
         yield appended
         for attr, name in (("out_of_order", "prometheus_tsdb_out_of_order_samples"),
                            ("duplicate", "prometheus_tsdb_duplicate_samples"),
-                           ("out_of_bounds", "prometheus_tsdb_out_of_bounds_samples")):
+                           ("out_of_bounds", "prometheus_tsdb_out_of_bounds_samples"),
+                           ("too_old", "prometheus_tsdb_too_old_samples")):
             c = CounterMetricFamily(name, f"Total number of {attr.replace('_', ' ')} samples rejected.",
                                     labels=["type"])
             c.add_metric(["float"], getattr(totals, attr))
             yield c
+        ooo = CounterMetricFamily("prometheus_tsdb_head_out_of_order_samples_appended",
+                                  "Total number of appended out of order samples.", labels=["type"])
+        ooo.add_metric(["float"], totals.out_of_order_appended)
+        yield ooo
         yield GaugeMetricFamily("prometheus_tsdb_blocks_loaded", "Number of currently loaded data blocks.",
                                 value=st["blocks"])
         yield GaugeMetricFamily("prometheus_tsdb_storage_blocks_bytes",

@@ -233,6 +233,10 @@ ERRORS = [
      3, None),
     ("scrape_configs:\n  - job_name: [a", "invalid YAML", 3, None),
     ("scrape_configs: 3", "scrape_configs must be a list", 1, "scrape_configs"),
+    ("storage:\n  tsdb:\n    out_of_order_time_window: 1x", 'not a valid duration string: "1x"', 3,
+     "storage.tsdb.out_of_order_time_window"),
+    ("storage:\n  exemplars:\n    max_exemplars: 10", "does not support", 2, "storage.exemplars"),
+    ("storage:\n  tsdb:\n    retention: 1d", "unknown key 'retention'", 3, "storage.tsdb.retention"),
 ]
 
 
@@ -245,6 +249,13 @@ def test_config_errors(text, fragment, line, key):
     assert (e.line, e.key) == (line, key)
     where = f"prometheus.yml:{line}: " + (f"{key}: " if key else "")
     assert str(e).startswith(where)
+
+
+def test_storage_out_of_order_window():
+    assert load_config("").storage.out_of_order_time_window == 0
+    cfg = load_config("storage:\n  tsdb:\n    out_of_order_time_window: 1h30m\n")
+    assert cfg.storage.out_of_order_time_window == 90 * 60 * 1000
+    assert load_config("storage:\n  tsdb:\n").storage.out_of_order_time_window == 0
 
 
 def test_missing_file_is_a_config_error(tmp_path):

@@ -1,0 +1,124 @@
+"""``storage: tsdb: out_of_order_time_window`` in prometheus.yml: promlite serve takes late scraped samples."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from prometheus import StaticTarget
+
+READY = re.compile(r"Server is ready to receive web requests\. address=[\d.]+:(\d+)")
+
+
+class Proc:
+    """``promlite serve`` with the given flags, on a free loopback port; GET/POST helpers."""
+
+    def __init__(self, cwd: str, *args: str) -> None:
+        self.log_path = os.path.join(cwd, "serve.log")
+        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.p = subprocess.Popen([sys.executable, "-m", "promlite.cli", "serve", *args], cwd=cwd,
+                                  stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        deadline = time.monotonic() + 60
+        while not (m := READY.search(self.text())):
+            assert self.p.poll() is None and time.monotonic() < deadline, self.text()
+            time.sleep(0.1)
+        self.base = f"http://127.0.0.1:{m.group(1)}"
+
+    def text(self) -> str:
+        with open(self.log_path) as f:
+            return f.read()
+
+    def _open(self, req: urllib.request.Request | str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def get(self, path: str, **params) -> tuple[int, str]:
+        return self._open(self.base + path + ("?" + urllib.parse.urlencode(params) if params else ""))
+
+    def post(self, path: str) -> tuple[int, str]:
+        return self._open(urllib.request.Request(self.base + path, data=b"", method="POST"))
+
+    def stop(self) -> int:
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            return self.p.wait(30)
+        finally:
+            if self.p.poll() is None:
+                self.p.kill()
+            self.log.close()
+
+CONFIG = """
+global:
+  scrape_interval: 200ms
+  scrape_timeout: 200ms
+scrape_configs:
+  - job_name: late
+    static_configs:
+      - targets: ["{addr}"]
+{storage}
+"""
+STORAGE = "storage:\n  tsdb:\n    out_of_order_time_window: 30m\n"
+
+
+def body(n: int, base_ms: int) -> str:
+    """A series going forward in time and one going back (late after its first sample)."""
+    return f"fwd_metric {n} {base_ms + n * 1000}\nback_metric {n} {base_ms - n * 1000}\n"
+
+
+def run(tmp_path, storage: str, reload_to: str | None = None) -> tuple[int, dict, str]:
+    base_ms = int(time.time() * 1000) // 1000 * 1000
+    with StaticTarget(body_fn=lambda n: body(n, base_ms)) as target:
+        cfg = tmp_path / "prometheus.yml"
+        cfg.write_text(CONFIG.replace("{addr}", target.address).replace("{storage}", storage))
+        p = Proc(str(tmp_path), "--config.file", str(cfg), "--web.listen-address=127.0.0.1:0",
+                 "--storage.tsdb.path", str(tmp_path / "data"), "--web.enable-lifecycle")
+        try:
+            if reload_to is not None:
+                target.wait_scrapes(target.scrapes + 5, timeout_s=60)
+                cfg.write_text(CONFIG.replace("{addr}", target.address).replace("{storage}", reload_to))
+                assert p.post("/-/reload")[0] == 200
+            target.wait_scrapes(target.scrapes + 15, timeout_s=60)
+            code, text = p.get("/api/v1/query", query="back_metric[1h]", time=f"{base_ms / 1000 + 60:.3f}")
+            assert code == 200, text
+            res = json.loads(text)["data"]["result"]
+            n_back = len(res[0]["values"]) if res else 0
+            metrics = p.get("/metrics")[1]
+            found = {}
+            for name in ("prometheus_tsdb_head_out_of_order_samples_appended_total",
+                         "prometheus_tsdb_out_of_order_samples_total"):
+                line = next(ln for ln in metrics.splitlines() if ln.startswith(name + "{"))
+                found[name] = float(line.rsplit(" ", 1)[1])
+        finally:
+            assert p.stop() == 0, p.text()
+    return n_back, found, p.text()
+
+
+def test_late_samples_are_rejected_without_a_window(tmp_path):
+    n_back, found, _ = run(tmp_path, "")
+    assert n_back == 1  # only the first sample of the series that goes back in time
+    assert found["prometheus_tsdb_out_of_order_samples_total"] >= 10
+    assert found["prometheus_tsdb_head_out_of_order_samples_appended_total"] == 0
+
+
+def test_late_samples_are_kept_with_a_window(tmp_path):
+    n_back, found, _ = run(tmp_path, STORAGE)
+    assert n_back >= 15
+    assert found["prometheus_tsdb_head_out_of_order_samples_appended_total"] >= 14
+    assert (tmp_path / "data" / "wbl").is_dir()
+
+
+def test_a_reload_turns_the_window_on(tmp_path):
+    n_back, found, log = run(tmp_path, "", reload_to=STORAGE)
+    assert found["prometheus_tsdb_head_out_of_order_samples_appended_total"] >= 10
+    assert n_back >= 11
