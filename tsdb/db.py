@@ -160,6 +160,7 @@ class DB:
                 block_range_ms=opts.block_range_ms,
             )
             self._logged = np.zeros(0, dtype=bool)
+            self._growing = False  # a tsdb-head-grow thread is running (see _keep_head_room)
             self.blocks: list[Block] = []
             self._readers: dict[int, int] = {}  # id(block) -> open queriers reading it
             self._retired: dict[int, Block] = {}  # removed blocks still read by a querier
@@ -488,7 +489,33 @@ class DB:
                     self.wbl.sync()
         if self.options.auto_compact and self._head_compactable():
             self._compactor.signal()  # only a signal: the block is written by the tsdb-compactor thread
+        self._keep_head_room()
         return stats
+
+    def _keep_head_room(self) -> None:
+        """Grow the head's chunk arena in a helper thread before a commit needs it to (see below).
+
+        A commit that crosses a block window seals an open chunk for every
+        series at once; if the arena lacks room for them, that commit would
+        also copy the whole arena. So when the free room drops below what all
+        open chunks could take (live slots × slab row), a short-lived thread
+        grows it to twice that beyond what is used, copying without the DB
+        lock (:meth:`HeadChunks.grow_outside_lock`). The unused room is fresh
+        zero pages, not resident until written. Costs a commit one comparison.
+        """
+        head = self.head
+        want = head.open_chunk_room()
+        if head.chunks.free_bytes() >= want or self._growing:
+            return
+        self._growing = True
+
+        def grow() -> None:
+            try:
+                head.chunks.grow_outside_lock(head.chunks.nbytes + 2 * want, self._lock)
+            finally:
+                self._growing = False
+
+        threading.Thread(target=grow, name="tsdb-head-grow", daemon=True).start()
 
     # -- reading -------------------------------------------------------------------
     def querier(self, mint: int = -(2**63), maxt: int = 2**63 - 1):

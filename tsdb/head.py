@@ -231,6 +231,10 @@ class Head:
         st_off[k] = nbytes
         self.chunks.add(st_ref[:k], stage, st_off[: k + 1], st_mint[:k], st_maxt[:k])
 
+    def open_chunk_room(self) -> int:
+        """Arena bytes that sealing every open chunk at once could take (an upper bound, O(1))."""
+        return (self._nslots - len(self._free_slots)) * self.slab.shape[1] + (1 << 20)
+
     def _open_chunk_bytes(self, slots: NDArray[np.int64]) -> NDArray[np.int64]:
         """Byte length of the open chunks of ``slots``."""
         return (self.nbits[slots].astype(np.int64) + 7) // 8 + self.extra[slots]

@@ -103,6 +103,36 @@ class HeadChunks:
         self.n = n1
         self.nbytes += nb
 
+    def free_bytes(self) -> int:
+        """Room left in the arena before an :meth:`add` must grow it (copying everything)."""
+        return len(self.data) - self.nbytes
+
+    def grow_outside_lock(self, capacity: int, lock) -> bool:
+        """Grow the arena to ``capacity`` bytes, copying the bulk without holding ``lock``.
+
+        Why: growing inside :meth:`add` copies the whole arena (tens of MB
+        with 100k series) in the commit that needs the room, typically the
+        one that crosses a block window and seals a chunk for every series,
+        which is already the slowest commit. Here the bytes written so far,
+        which never change, are copied first without the lock (numpy copies
+        without holding the GIL); then, under ``lock``, the few bytes added
+        meanwhile are copied and the arena swapped. Returns False, changing
+        nothing, if the arena was replaced meanwhile (grown by an ``add`` or
+        rebuilt by :meth:`truncate`).
+        """
+        with lock:
+            old, upto = self.data, self.nbytes
+        if capacity <= len(old):
+            return False
+        new = np.zeros(capacity, dtype=np.uint8)
+        new[:upto] = old[:upto]
+        with lock:
+            if self.data is not old or self.nbytes > capacity:
+                return False
+            new[upto:self.nbytes] = old[upto:self.nbytes]
+            self.data = new
+        return True
+
     def select(
         self, refs: NDArray[np.int64], mint: int, maxt: int
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:

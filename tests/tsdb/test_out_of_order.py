@@ -306,3 +306,60 @@ def test_mixed_batch_is_classified_without_a_python_loop_per_sample(tmp_path):
         assert st.out_of_order_appended == late and st.too_old == 1000 - late
         got = read(db)
         assert sum(len(v) for v in got.values()) == 1000 + late
+
+
+def _wbl_with_segments(d, n_segments=3):
+    """A DB whose wbl/ has several segments (small segments, many late samples)."""
+    rng = np.random.default_rng(2)
+    with open_db(d, wal_segment_bytes=32 * 1024, wal_compression=False) as db:
+        refs = np.array([db.series_ref({"__name__": "m", "i": str(i)}) for i in range(200)])
+        app = db.appender()
+        app.append_batch(refs, T0 + 10 * M, np.zeros(200))
+        app.commit()
+        k = 0
+        while len([n for n in os.listdir(d / "wbl") if n.isdigit()]) < n_segments:
+            app = db.appender()
+            app.append_batch(refs, T0 + 10 * M - 1 - k, rng.normal(size=200))
+            app.commit()
+            k += 1
+        return read(db)
+
+
+def test_a_bit_flip_in_an_older_wbl_segment_is_refused_and_changes_nothing(tmp_path):
+    d = tmp_path / "d"
+    _wbl_with_segments(d)
+    segs = sorted(n for n in os.listdir(d / "wbl") if n.isdigit())
+    first = d / "wbl" / segs[0]
+    data = bytearray(first.read_bytes())
+    data[100] ^= 0xFF
+    first.write_bytes(bytes(data))
+    before = tree_hash(str(d))
+    with pytest.raises(tsdb.CorruptError, match=segs[0]):
+        open_db(d)
+    with pytest.raises(tsdb.CorruptError, match=segs[0]):
+        tsdb.open(str(d), read_only=True)
+    assert tree_hash(str(d)) == before
+
+
+def test_a_missing_wbl_segment_is_refused_and_changes_nothing(tmp_path):
+    d = tmp_path / "d"
+    _wbl_with_segments(d)
+    segs = sorted(n for n in os.listdir(d / "wbl") if n.isdigit())
+    os.remove(d / "wbl" / segs[1])
+    before = tree_hash(str(d))
+    with pytest.raises(tsdb.CorruptError):
+        open_db(d)
+    assert tree_hash(str(d)) == before
+
+
+def test_a_torn_wbl_tail_is_cut_and_the_rest_kept(tmp_path):
+    d = tmp_path / "d"
+    want = _wbl_with_segments(d, n_segments=1)
+    seg = d / "wbl" / "00000000"
+    size = seg.stat().st_size
+    with open(seg, "r+b") as f:
+        f.seek(0, 2)
+        f.write(b"\x01\x00\x40\x12\x34\x56\x78")  # a first-fragment header of a record that never came
+    with open_db(d) as db:
+        assert read(db) == want
+    assert seg.stat().st_size >= size
