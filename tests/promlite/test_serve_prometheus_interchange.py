@@ -1,0 +1,123 @@
+"""``promlite serve`` scrapes, stops (SIGTERM) or is killed (SIGKILL); the real Prometheus, started on a copy
+of its data directory, answers the same PromQL over the whole range and repairs nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+from prometheus import Prometheus, StaticTarget, as_floats, assert_no_repair, exposition
+
+READY = re.compile(r"Server is ready to receive web requests\. address=[\d.]+:(\d+)")
+CONFIG = """
+global:
+  scrape_interval: 100ms
+  scrape_timeout: 100ms
+scrape_configs:
+  - job_name: demo
+    static_configs:
+      - targets: ["{addr}"]
+"""
+QUERIES = ("sum(rate(demo_requests_total[10s]))", "max by (series) (demo_level)", "count(demo_level)")
+
+
+def api(base: str, path: str, **params) -> dict:
+    with urllib.request.urlopen(f"{base}/api/v1/{path}?{urllib.parse.urlencode(params)}", timeout=60) as r:
+        body = json.loads(r.read())
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def raw(base: str, at: float) -> dict:
+    data = api(base, "query", query='{job="demo"}[1h]', time=f"{at:.3f}")
+    return as_floats({tuple(sorted(s["metric"].items())): [(round(float(t) * 1000), v) for t, v in s["values"]]
+                      for s in data["result"]})
+
+
+def ranges(base: str, start: float, end: float) -> dict:
+    """Range query results per query: {labels: [(t, value)]}."""
+    out = {}
+    for q in QUERIES:
+        res = api(base, "query_range", query=q, start=f"{start:.0f}", end=f"{end:.0f}", step="1")["result"]
+        out[q] = {json.dumps(s["metric"], sort_keys=True): [(t, float(v)) for t, v in s["values"]] for s in res}
+    return out
+
+
+def assert_same_ranges(got: dict, want: dict) -> None:
+    """Same series and steps; values equal up to float summation order (two engines)."""
+    for q in QUERIES:
+        assert got[q].keys() == want[q].keys(), q
+        for k, pts in want[q].items():
+            assert [t for t, _ in got[q][k]] == [t for t, _ in pts], (q, k)
+            assert [v for _, v in got[q][k]] == pytest.approx([v for _, v in pts], rel=1e-9), (q, k)
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_prometheus_answers_what_promlite_serve_scraped(tmp_path, how):
+    with StaticTarget(body_fn=lambda n: exposition(n, counters=30, gauges=30)) as target:
+        cfg = tmp_path / "prometheus.yml"
+        cfg.write_text(CONFIG.replace("{addr}", target.address))
+        data = tmp_path / "data"
+        log_path = tmp_path / "serve.log"
+        with open(log_path, "w") as log:
+            p = subprocess.Popen([sys.executable, "-m", "promlite.cli", "serve", "--config.file", str(cfg),
+                                  "--web.listen-address=127.0.0.1:0", "--storage.tsdb.path", str(data)],
+                                 stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        try:
+            deadline = time.monotonic() + 60
+            while not (m := READY.search(log_path.read_text())):
+                assert p.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+            base = f"http://127.0.0.1:{m.group(1)}"
+            start = time.time()
+            target.wait_scrapes(target.scrapes + 100, timeout_s=120)
+            end = time.time()
+            if how == "kill":
+                # what promlite answers now was acknowledged: it must all be there after the kill
+                answered, answered_ranges = raw(base, end + 1), ranges(base, start, end)
+                p.send_signal(signal.SIGKILL)
+            else:
+                p.send_signal(signal.SIGTERM)
+            p.wait(60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    if how == "stop":
+        assert p.returncode == 0, log_path.read_text()
+        assert not (data / "lock").exists()
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    if how == "stop":  # promlite's own answer after the restart, read-only, is the reference
+        with subprocess.Popen([sys.executable, "-m", "promlite.cli", "serve", "--config.file", str(cfg),
+                               "--web.listen-address=127.0.0.1:0", "--storage.tsdb.path", str(data)],
+                              stdout=open(log_path, "w"), stderr=subprocess.STDOUT) as p2:  # noqa: SIM115
+            try:
+                deadline = time.monotonic() + 60
+                while not (m := READY.search(log_path.read_text())):
+                    assert p2.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                    time.sleep(0.1)
+                base = f"http://127.0.0.1:{m.group(1)}"
+                answered, answered_ranges = raw(base, end + 1), ranges(base, start, end)
+            finally:
+                p2.send_signal(signal.SIGTERM)
+                p2.wait(60)
+    demo = {k: v for k, v in answered.items() if dict(k)["__name__"].startswith("demo_")}
+    assert len(demo) == 60 and all(len(v) >= 90 for v in demo.values())
+    with Prometheus(str(copy), extra_flags=("--storage.tsdb.retention.time=10y",)) as prom:
+        got = raw(prom.url, end + 1)
+        got_ranges = ranges(prom.url, start, end)
+        log = prom.log()
+    assert_no_repair(log)
+    for k, samples in answered.items():
+        assert got.get(k, [])[: len(samples)] == samples, k
+    assert_same_ranges(got_ranges, answered_ranges)
