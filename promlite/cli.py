@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
+import os
 import sys
 
 from . import __version__
@@ -32,9 +32,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+EXIT_BROKEN_PIPE = 141
+"""Exit status when stdout's reader went away (128 + SIGPIPE, what a shell reports for a killed writer)."""
+
+
+def _quiet_broken_pipe() -> int:
+    """End a command whose stdout reader left (``promlite tsdb dump | head``) without a traceback.
+
+    SIGPIPE stays ignored (Python's default) in every subcommand: resetting it
+    to SIG_DFL, as this CLI once did for all of them, let any client that
+    closed its socket mid-answer kill ``promlite serve`` (exit 141). Writers
+    get ``BrokenPipeError`` instead; stdout is pointed at /dev/null so that
+    the interpreter's final flush does not report the same error again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout closed or not a real file: nothing left to flush
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `promlite tsdb dump | head` ends quietly
     parser = build_parser()
     args = parser.parse_args(argv)
     level = {"warn": "WARNING"}.get(args.log_level, args.log_level.upper())
@@ -42,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
 
 
 if __name__ == "__main__":

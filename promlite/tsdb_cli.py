@@ -182,6 +182,8 @@ def _guarded(fn):
     def run(args: argparse.Namespace) -> int:
         try:
             return fn(args)
+        except BrokenPipeError:
+            raise  # stdout's reader left (`dump | head`): cli.main ends quietly
         except (CommandError, TSDBError, OSError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
