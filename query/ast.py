@@ -359,6 +359,56 @@ def walk(node: Expr) -> Iterator[Expr]:
         stack.extend(reversed(list(children(n))))
 
 
+def _duration_operands(node: Expr) -> Iterator[DurationExpr | NumberLiteral]:
+    """The duration expressions a node carries (``offset (1h*2)``, ``[5m+1m]``, ``[1h:step()]``) or combines."""
+    if isinstance(node, DurationExpr):
+        for c in (node.lhs, node.rhs):
+            if c is not None:
+                yield c
+    elif isinstance(node, VectorSelector):
+        if node.offset_expr is not None:
+            yield node.offset_expr
+    elif isinstance(node, MatrixSelector):
+        if node.range_expr is not None:
+            yield node.range_expr
+    elif isinstance(node, SubqueryExpr):
+        for c in (node.range_expr, node.step_expr, node.offset_expr):
+            if c is not None:
+                yield c
+
+
+def nesting_depth(node: Expr, limit: int) -> int:
+    """How deeply the passes over ``node`` recurse, counted iteratively; stops early past ``limit``.
+
+    Every pass over the tree (type checks, duration resolution, evaluation,
+    printing) recurses into children, except along the *left spine* of binary
+    expressions, which each pass walks with a loop: ``a or b or c or ...``
+    nests to the left as deep as it is long, and Grafana builds such chains by
+    the thousand. So a binary node's ``lhs`` counts at its parent's depth and
+    everything else (``rhs``, arguments, operands, duration expressions) one
+    deeper. The parser refuses trees deeper than its limit, which keeps every
+    recursive pass far from Python's recursion limit whatever the input.
+    Returns the depth, or the first depth found above ``limit``.
+    """
+    deepest = 0
+    stack: list[tuple[Expr, int]] = [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        if d > deepest:
+            deepest = d
+            if d > limit:
+                return d
+        if isinstance(n, BinaryExpr):
+            stack.append((n.lhs, d))
+            stack.append((n.rhs, d + 1))
+            continue
+        for c in children(n):
+            stack.append((c, d + 1))
+        for c in _duration_operands(n):
+            stack.append((c, d + 1))
+    return deepest
+
+
 def resolve_durations(node: Expr, step_ms: int, range_ms: int) -> Expr:
     """Evaluate every ``DurationExpr`` for one query; return the updated tree.
 
@@ -400,8 +450,14 @@ def resolve_durations(node: Expr, step_ms: int, range_ms: int) -> Expr:
                 step_ms=dur(n.step_expr, False) if n.step_expr is not None else n.step_ms,
                 offset_ms=dur(n.offset_expr, True) if n.offset_expr is not None else n.offset_ms,
             )
-        if isinstance(n, BinaryExpr):
-            return dataclasses.replace(n, lhs=rec(n.lhs), rhs=rec(n.rhs))
+        if isinstance(n, BinaryExpr):  # the left spine in a loop (see nesting_depth)
+            spine = [n]
+            while isinstance(spine[-1].lhs, BinaryExpr):
+                spine.append(spine[-1].lhs)
+            lhs = rec(spine[-1].lhs)
+            for b in reversed(spine):
+                lhs = dataclasses.replace(b, lhs=lhs, rhs=rec(b.rhs))
+            return lhs
         if isinstance(n, AggregateExpr):
             return dataclasses.replace(n, expr=rec(n.expr), param=None if n.param is None else rec(n.param))
         if isinstance(n, Call):

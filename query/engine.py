@@ -397,8 +397,18 @@ class _Evaluator:
         return aggregate(node.op, m, node.grouping, node.without, param, n_steps)
 
     def _binary(self, node: BinaryExpr, times: np.ndarray):
-        lhs = self.eval(node.lhs, times)
-        rhs = self.eval(node.rhs, times)
+        # The left spine in a loop, bottom up: "a or b or c ..." and "1+1+..." nest to the left
+        # as deep as they are long (see ast.nesting_depth); only right operands recurse.
+        spine = [node]
+        while isinstance(spine[-1].lhs, BinaryExpr):
+            spine.append(spine[-1].lhs)
+        lhs = self.eval(spine[-1].lhs, times)
+        for n in reversed(spine):
+            self._check_time()
+            lhs = self._binary_step(n, lhs, self.eval(n.rhs, times), times)
+        return lhs
+
+    def _binary_step(self, node: BinaryExpr, lhs, rhs, times: np.ndarray):
         op = node.op
         if op in ("</", ">/"):
             # Trim operators act on native histograms only; float samples drop out.

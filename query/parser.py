@@ -17,6 +17,16 @@ unexpected token and its context, the way Prometheus's ``unexpected()`` does
 
 The LALR tables are built once per thread (lark parser objects carry
 per-parse state); parsing itself does not re-read the grammar.
+
+Depth: lark's LALR parser keeps its stack in a list, so any text parses; the
+passes after it recurse, except along left-nested binary chains
+(``ast.nesting_depth``). A tree nested deeper than ``MAX_NESTING`` is refused
+with "expression too deeply nested" (a ``ParseError``: 400 from the API), so
+that no pass meets Python's recursion limit (Prometheus has no such limit; Go's
+stacks grow). Chains like ``a or b or c ...`` or ``1+1+...`` may be as long as
+the query-length limit allows. Parsing is linear in the text, about 20 µs a token
+(a 20,000-term ``1+1+...`` takes 0.8 s), so a long query belongs on a worker
+thread, not on an event loop.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.lexer import Lexer as _LarkLexerBase
 
-from .ast import Expr
+from .ast import Expr, nesting_depth
 from .builder import OP_NAMES, Builder, ParseOptions
 from .checker import Checker
 from .durations import format_duration, parse_duration
@@ -44,6 +54,15 @@ __all__ = [
 ]
 
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
+MAX_NESTING = 200
+"""Deepest nesting accepted (parentheses, calls, aggregations, right operands, ...).
+
+Each level costs each recursive pass two to four Python frames; 200 levels
+stay well inside the default recursion limit of 1,000 from any caller (a
+worker thread, pytest, an aiohttp handler), and far beyond any real query."""
+CACHE_MAX_TEXT = 4096
+"""Longer texts are parsed on each call, not memoised: a cache of huge trees would hold memory for nothing."""
+TOO_DEEP = "expression too deeply nested"
 _DEFAULT_OPTIONS = ParseOptions()
 
 
@@ -85,9 +104,22 @@ def _lark() -> tuple[Lark, Builder]:
 
 
 @functools.lru_cache(maxsize=1024)
-def parse_expr_cached(text: str) -> Expr:
-    """``parse_expr`` with default options, memoised: dashboards repeat the same queries and the AST is immutable."""
+def _parse_expr_memo(text: str) -> Expr:
     return parse_expr(text)
+
+
+def parse_expr_cached(text: str) -> Expr:
+    """``parse_expr`` with default options, memoised: dashboards repeat the same queries and the AST is immutable.
+
+    Only texts up to ``CACHE_MAX_TEXT`` characters are kept (see there).
+    """
+    if len(text) > CACHE_MAX_TEXT:
+        return parse_expr(text)
+    return _parse_expr_memo(text)
+
+
+def _too_deep(text: str) -> ParseError:
+    return ParseError(f"{TOO_DEEP} (at most {MAX_NESTING} levels)", (0, len(text)), text)
 
 
 def parse_expr(text: str, options: ParseOptions | None = None) -> Expr:
@@ -105,12 +137,14 @@ def parse_expr(text: str, options: ParseOptions | None = None) -> Expr:
         raise _unexpected(text, e) from None
     except UnexpectedInput as e:  # pragma: no cover - the custom lexer never raises these
         raise ParseError(f"unexpected input: {e}", (0, len(text)), text) from None
-    except RecursionError:
-        raise ParseError("expression nests too deeply", (0, len(text)), text) from None
+    except RecursionError:  # backstop: lark itself does not recurse per level
+        raise _too_deep(text) from None
+    if nesting_depth(tree, MAX_NESTING) > MAX_NESTING:
+        raise _too_deep(text)
     try:
         return Checker(text).check(tree)
-    except RecursionError:
-        raise ParseError("expression nests too deeply", (0, len(text)), text) from None
+    except RecursionError:  # backstop: nesting_depth bounds the Checker's recursion
+        raise _too_deep(text) from None
 
 
 # -- "unexpected ..." messages -----------------------------------------------------

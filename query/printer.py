@@ -9,6 +9,16 @@ children indented by two spaces.
 
 Round trip: ``parse_expr(expr_to_string(e))`` gives back ``e`` up to the
 order of label matchers (which are printed sorted) and positions.
+
+Cost: both are linear in the size of their output. Left-nested binary chains
+(``1+1+...``, ``a or b or ...``) are walked with loops, not recursion, and
+``format_expr`` decides which nodes to split from one bottom-up pass
+(``_short_strings``) instead of printing every subtree again at every level,
+which made it quadratic. Prettified output itself can be quadratic in the
+input: each split level of a left-nested chain indents its operands two more
+spaces, so 20,000 terms would print as 800 MB. ``format_expr`` therefore stops
+at ``MAX_PRETTY_BYTES`` and answers the one-line form instead (Prometheus has
+no such bound).
 """
 
 from __future__ import annotations
@@ -29,12 +39,15 @@ from .ast import (
     UnaryExpr,
     VectorMatching,
     VectorSelector,
+    children,
 )
 from .durations import format_duration
 from .quoting import format_float, go_quote
 
 MAX_LINE = 100
 _INDENT = "  "
+MAX_PRETTY_BYTES = 1 << 20
+"""Largest prettified text ``format_expr`` builds; beyond it, the one-line form (see the module docstring)."""
 
 
 def _is_legacy_label(name: str) -> bool:
@@ -181,14 +194,13 @@ def expr_to_string(node: Expr) -> str:
     if isinstance(node, UnaryExpr):
         return node.op + expr_to_string(node.expr)
     if isinstance(node, BinaryExpr):
-        # Iterate down the left spine (long "a or b or c ..." chains nest deeply).
-        spine = [node]
-        while isinstance(spine[-1].lhs, BinaryExpr):
-            spine.append(spine[-1].lhs)
-        out = expr_to_string(spine[-1].lhs)
+        # Iterate down the left spine (long "a or b or c ..." chains nest deeply), joining once.
+        spine = _left_spine(node)
+        parts = [expr_to_string(spine[-1].lhs)]
         for n in reversed(spine):
-            out = f"{out} {n.op}{' bool' if n.return_bool else ''}{_matching(n.matching)} {expr_to_string(n.rhs)}"
-        return out
+            parts.append(f" {_binary_op(n)} ")
+            parts.append(expr_to_string(n.rhs))
+        return "".join(parts)
     if isinstance(node, Call):
         return f"{node.func}({', '.join(expr_to_string(a) for a in node.args)})"
     if isinstance(node, AggregateExpr):
@@ -201,39 +213,132 @@ def expr_to_string(node: Expr) -> str:
     raise RuntimeError(f"BUG: cannot print {type(node).__name__}")
 
 
-def _pretty(node: Expr, level: int) -> str:
-    ind = _INDENT * level
-    flat = expr_to_string(node)
-    if isinstance(node, SubqueryExpr):
-        # Prometheus quirk: a short subquery is printed without indentation.
-        if len(flat) <= MAX_LINE:
-            return flat
-        return _pretty(node.expr, level) + _subquery_suffix(node)
-    if isinstance(node, UnaryExpr):
-        return ind + node.op + _pretty(node.expr, level).strip()
-    if len(flat) <= MAX_LINE or not isinstance(node, (AggregateExpr, BinaryExpr, Call, ParenExpr)):
-        return ind + flat
-    if isinstance(node, AggregateExpr):
-        out = ind + _agg_prefix(node) + "(\n"
-        if node.op in AGGREGATORS_WITH_PARAM and node.param is not None:
-            out += _pretty(node.param, level + 1) + ",\n"
-        return out + _pretty(node.expr, level + 1) + "\n" + ind + ")"
-    if isinstance(node, BinaryExpr):
-        op = node.op + (" bool" if node.return_bool else "") + _matching(node.matching)
-        return f"{_pretty(node.lhs, level + 1)}\n{ind}{op}\n{_pretty(node.rhs, level + 1)}"
-    if isinstance(node, Call):
-        args = ",\n".join(_pretty(a, level + 1) for a in node.args)
-        return f"{ind}{node.func}(\n{args}\n{ind})"
-    return f"{ind}(\n{_pretty(node.expr, level + 1)}\n{ind})"
+def _left_spine(node: BinaryExpr) -> list[BinaryExpr]:
+    """``node`` and its chain of left operands that are binary expressions, top first."""
+    spine = [node]
+    while isinstance(spine[-1].lhs, BinaryExpr):
+        spine.append(spine[-1].lhs)
+    return spine
+
+
+def _binary_op(n: BinaryExpr) -> str:
+    return n.op + (" bool" if n.return_bool else "") + _matching(n.matching)
+
+
+def _short_strings(root: Expr) -> dict[int, str]:
+    """``expr_to_string`` of every node that prints in at most ``MAX_LINE`` characters, by ``id``.
+
+    One bottom-up pass: a node with a long child is long itself (its text
+    contains the child's), so only nodes whose children are all short are
+    printed, each once, at a cost bounded by its (short) length -- except a
+    node whose own parts (many arguments, a long duration expression) make it
+    long, printed once to find out. Linear in the size of the tree.
+    """
+    short: dict[int, str] = {}
+    # iterative post-order: children (by id) are decided before their parent
+    order: list[Expr] = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        stack.extend(children(n))
+    for n in reversed(order):
+        if all(id(c) in short for c in children(n)):
+            text = expr_to_string(n)
+            if len(text) <= MAX_LINE:
+                short[id(n)] = text
+    return short
+
+
+class _TooLarge(Exception):
+    """The prettified text would pass ``MAX_PRETTY_BYTES``."""
+
+
+class _Pretty:
+    """Prometheus's ``Pretty(level)`` methods, writing pieces into one list with a running size."""
+
+    def __init__(self, root: Expr) -> None:
+        self.short = _short_strings(root)
+        self.parts: list[str] = []
+        self.size = 0
+
+    def emit(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_PRETTY_BYTES:
+            raise _TooLarge
+        self.parts.append(text)
+
+    def text(self, node: Expr, level: int) -> str:
+        """The pretty form of ``node`` as one string (for the rare callers that must edit it)."""
+        sub = _Pretty.__new__(_Pretty)
+        sub.short, sub.parts, sub.size = self.short, [], self.size
+        sub.node(node, level)
+        self.size = sub.size
+        return "".join(sub.parts)
+
+    def node(self, node: Expr, level: int) -> None:
+        ind = _INDENT * level
+        flat = self.short.get(id(node))
+        if isinstance(node, SubqueryExpr):
+            # Prometheus quirk: a short subquery is printed without indentation.
+            if flat is not None:
+                self.emit(flat)
+                return
+            self.node(node.expr, level)
+            self.emit(_subquery_suffix(node))
+            return
+        if isinstance(node, UnaryExpr):
+            self.emit(ind + node.op + self.text(node.expr, level).strip())
+            return
+        if flat is not None or not isinstance(node, (AggregateExpr, BinaryExpr, Call, ParenExpr)):
+            self.emit(ind + (flat if flat is not None else expr_to_string(node)))
+            return
+        if isinstance(node, AggregateExpr):
+            self.emit(ind + _agg_prefix(node) + "(\n")
+            if node.op in AGGREGATORS_WITH_PARAM and node.param is not None:
+                self.node(node.param, level + 1)
+                self.emit(",\n")
+            self.node(node.expr, level + 1)
+            self.emit("\n" + ind + ")")
+            return
+        if isinstance(node, BinaryExpr):
+            self.binary(node, level)
+            return
+        if isinstance(node, Call):
+            self.emit(f"{ind}{node.func}(\n")
+            for i, a in enumerate(node.args):
+                if i:
+                    self.emit(",\n")
+                self.node(a, level + 1)
+            self.emit(f"\n{ind})")
+            return
+        self.emit(f"{ind}(\n")
+        self.node(node.expr, level + 1)
+        self.emit(f"\n{ind})")
+
+    def binary(self, node: BinaryExpr, level: int) -> None:
+        """``lhs`` one level deeper, the operator, ``rhs`` one level deeper; the left spine in a loop."""
+        spine = [node]  # the split (long) part of the left spine: each is printed as lhs / op / rhs
+        while isinstance(spine[-1].lhs, BinaryExpr) and id(spine[-1].lhs) not in self.short:
+            spine.append(spine[-1].lhs)
+        bottom = level + len(spine)
+        self.node(spine[-1].lhs, bottom)
+        for depth, n in zip(range(bottom - 1, level - 1, -1), reversed(spine), strict=True):
+            self.emit(f"\n{_INDENT * depth}{_binary_op(n)}\n")
+            self.node(n.rhs, depth + 1)
 
 
 def format_expr(node: Expr) -> str:
     """Prometheus's ``Prettify``: what ``/api/v1/format_query`` returns.
 
-    Expressions nested too deeply for Python's recursion limit (thousands of
-    levels) are returned on one line instead.
+    A text that would pass ``MAX_PRETTY_BYTES`` (long left-nested chains,
+    whose indentation grows by two spaces per term) is returned on one line
+    instead, as is a tree nested too deeply for Python's recursion limit
+    (the parser refuses those).
     """
     try:
-        return _pretty(node, 0)
-    except RecursionError:
+        p = _Pretty(node)
+        p.node(node, 0)
+        return "".join(p.parts)
+    except (_TooLarge, RecursionError):
         return expr_to_string(node)

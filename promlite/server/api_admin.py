@@ -19,7 +19,7 @@ import secrets
 from aiohttp import web
 
 from .envelope import APIError, bad_data, success
-from .params import MAX_TIME_MS, MIN_TIME_MS, get_time, parse_match_sets
+from .params import MAX_TIME_MS, MIN_TIME_MS, get_time, match_sets
 from .request import form
 from .state import STATE
 
@@ -37,7 +37,7 @@ async def delete_series(request: web.Request) -> web.Response:
     _check_enabled(request)
     state = request.app[STATE]
     params = await form(request)
-    sets = parse_match_sets(params.getall("match[]", []), required=True)
+    sets = await match_sets(state.run, params.getall("match[]", []), required=True)
     start = get_time(params, "start", MIN_TIME_MS)
     end = get_time(params, "end", MAX_TIME_MS)
     if end < start:

@@ -31,8 +31,8 @@ from .params import (
     MAX_TIME_MS,
     MIN_TIME_MS,
     get_time,
+    match_sets,
     parse_limit,
-    parse_match_sets,
     unescape_label_name,
 )
 from .request import form
@@ -90,7 +90,7 @@ async def labels(request: web.Request) -> web.Response:
     state = request.app[STATE]
     params = await form(request)
     start, end = _range(params)
-    sets = parse_match_sets(params.getall("match[]", []))
+    sets = await match_sets(state.run, params.getall("match[]", []))
     limit = parse_limit(params)
     names = await state.run(_label_names, state.db, start, end, sets)
     data, warnings = _limited(names, limit)
@@ -104,7 +104,7 @@ async def label_values(request: web.Request) -> web.Response:
         raise bad_data(f'invalid label name: "{name}"')
     params = await form(request)
     start, end = _range(params)
-    sets = parse_match_sets(params.getall("match[]", []))
+    sets = await match_sets(state.run, params.getall("match[]", []))
     limit = parse_limit(params)
     values = await state.run(_label_values, state.db, name, start, end, sets)
     data, warnings = _limited(values, limit)
@@ -115,7 +115,7 @@ async def series(request: web.Request) -> web.Response:
     state = request.app[STATE]
     params = await form(request)
     start, end = _range(params)
-    sets = parse_match_sets(params.getall("match[]", []), required=True)
+    sets = await match_sets(state.run, params.getall("match[]", []), required=True)
     limit = parse_limit(params)
     found = await state.run(_series, state.db, start, end, sets)
     data, warnings = _limited(found, limit)

@@ -18,9 +18,11 @@ series; a request may carry at most ``MAX_MATCH_SETS`` ``match[]`` selectors
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from query.ast import VectorSelector
 from query.durations import parse_duration
@@ -170,6 +172,15 @@ def parse_match_sets(values: list[str], *, required: bool = False) -> list[list[
         if all(m.matches("") for m in ms):
             raise bad_data("match[] must contain at least one non-empty matcher")
     return sets
+
+
+async def match_sets(run: Callable[..., Awaitable[Any]], values: list[str], *,
+                     required: bool = False) -> list[list[Matcher]]:
+    """:func:`parse_match_sets` through ``run`` (the query pool): up to 1,000 selectors in a 1 MiB URL
+    are seconds of parsing, which must not hold the event loop. No selectors: no trip."""
+    if not values:
+        return parse_match_sets(values, required=required)
+    return await run(functools.partial(parse_match_sets, values, required=required))
 
 
 def unescape_label_name(name: str) -> str:

@@ -69,6 +69,15 @@ class ServeProc:
     def lines(self) -> list[str]:
         return self.text().splitlines()
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time of the server so far (Linux ``/proc``), or None elsewhere."""
+        try:
+            with open(f"/proc/{self.p.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def alive(self) -> bool:
         return self.p.poll() is None
 

@@ -8,10 +8,14 @@ and timings are generous: they catch a frozen or dead server, not a slow box.
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import subprocess
 import sys
+import threading
+import time
+import urllib.parse
 
 import pytest
 from serve_proc import ServeProc, seed
@@ -84,3 +88,98 @@ def test_cli_output_to_a_closed_pipe_ends_quietly(tmp_path):
     err = p.stderr.read().decode()
     assert p.wait(60) == 141, err
     assert "Traceback" not in err and "error" not in err.lower() and "Broken pipe" not in err, err
+
+
+class HealthProbe:
+    """Asks ``/-/healthy`` on a fresh connection every 20 ms from a thread and keeps each latency."""
+
+    def __init__(self, p: ServeProc) -> None:
+        self.p = p
+        self.latencies: list[float] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                status, _ = self.p.request("GET", "/-/healthy", timeout=30)
+                if status != 200:
+                    self.failures.append(f"status {status}")
+            except OSError as e:
+                self.failures.append(repr(e))
+            self.latencies.append(time.perf_counter() - t0)
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> HealthProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    def p99(self) -> float:
+        s = sorted(self.latencies)
+        return s[min(len(s) - 1, int(len(s) * 0.99))]
+
+
+def _form(**params: str) -> tuple[bytes, dict[str, str]]:
+    return urllib.parse.urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_format_query_of_a_huge_expression_leaves_the_server_responsive(served):
+    """A 20,000-term ``1+1+...`` once froze the event loop for over 60 s (quadratic printer, parsed on the loop)."""
+    p = served
+    text = "+".join(["1"] * 20_000)
+    body, headers = _form(query=text)
+    cpu0 = p.cpu_seconds()
+    with HealthProbe(p) as probe:
+        time.sleep(0.1)
+        t0 = time.perf_counter()
+        status, answer = p.request("POST", "/api/v1/format_query", body, headers)
+        elapsed = time.perf_counter() - t0
+        time.sleep(0.1)
+    cpu = None if cpu0 is None else p.cpu_seconds() - cpu0
+    assert status == 200, answer[:300]
+    # prettified, 20,000 terms would indent to 800 MB: the one-line form is answered instead
+    assert json.loads(answer) == {"status": "success", "data": text.replace("+", " + ")}
+    assert not probe.failures, probe.failures
+    assert len(probe.latencies) >= 3
+    print(f"format_query 20,000 terms: {elapsed:.2f} s wall, {cpu} s server CPU; /-/healthy during it: "
+          f"{len(probe.latencies)} requests, p99 {probe.p99() * 1000:.1f} ms, max {max(probe.latencies) * 1000:.1f} ms")
+    assert max(probe.latencies) < 1.0, sorted(probe.latencies)[-5:]
+    if cpu is not None:
+        assert cpu < 20, cpu  # linear now: about 1 s here; quadratic it was minutes
+
+
+@pytest.mark.parametrize("terms", [600, 5_000])
+def test_long_binary_chains_are_answered(served, terms):
+    """``1+1+...`` with 600 terms answered 500 "maximum recursion depth exceeded"; left-nested chains have no depth limit."""
+    p = served
+    text = "+".join(["1"] * terms)
+    status, answer = p.request("POST", "/api/v1/query", *_form(query=text, time="1000"))
+    assert status == 200, answer[:300]
+    assert json.loads(answer)["data"] == {"resultType": "scalar", "result": [1000, str(terms)]}
+    status, answer = p.request("POST", "/api/v1/query_range",
+                               *_form(query=" or ".join(["big_series"] * terms), start=str(p.last_ms / 1000 - 60),
+                                      end=str(p.last_ms / 1000), step="15"))
+    assert status == 200, answer[:300]
+    assert len(json.loads(answer)["data"]["result"]) == N_SERIES
+    status, answer = p.request("POST", "/api/v1/format_query", *_form(query=text))
+    assert status == 200, answer[:300]
+    assert json.loads(answer)["data"].replace("\n", "").replace(" ", "") == text
+
+
+def test_deep_nesting_is_a_400_not_a_500(served):
+    p = served
+    since = len(p.lines())
+    for text in ("(" * 5000 + "1" + ")" * 5000, "abs(" * 1000 + "big_series" + ")" * 1000, "^".join(["2"] * 3000),
+                 "1+(" * 1000 + "1" + ")" * 1000, "-(" * 1000 + "1" + ")" * 1000):
+        for path in ("/api/v1/query", "/api/v1/format_query", "/api/v1/query_exemplars"):
+            status, answer = p.request("POST", path, *_form(query=text))
+            assert status == 400, (path, text[:20], answer[:300])
+            doc = json.loads(answer)
+            assert doc["errorType"] == "bad_data" and "expression too deeply nested" in doc["error"], doc
+    assert not [ln for ln in _new_lines(p, since) if "ERROR" in ln or "Traceback" in ln]
