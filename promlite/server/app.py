@@ -10,6 +10,12 @@ Invariant: every error answer is the JSON envelope with
 ``Content-Type: application/json`` -- handler errors (``APIError``),
 aiohttp's own 404/405/413, and unexpected exceptions (``internal``, 500,
 logged) alike. Grafana parses the body of every failed request as JSON.
+(Requests too malformed to reach a handler -- a bad request line, an
+oversized header -- get aiohttp's plain-text 400, as Go's server answers
+them in plain text; ``logs.py`` keeps them to one debug line.)
+
+Bad input is never a 500: a 500 and its logged traceback mean a bug in
+promlite. A client that disconnects mid-request is logged at debug level only.
 """
 
 from __future__ import annotations
@@ -59,6 +65,11 @@ async def envelope_middleware(request: web.Request, handler):
         resp = error_response(APIError(typ, msg, e.status))
         if e.status == 405 and isinstance(e, web.HTTPMethodNotAllowed):
             resp.headers["Allow"] = ",".join(sorted(e.allowed_methods))
+    except ConnectionError as e:
+        # The client left while we read its body: nobody will read an answer, and nothing is
+        # wrong with the server (aiohttp would log a 500 with a traceback). One debug line.
+        log.debug("client %s went away during %s %s: %s", request.remote, request.method, request.path, e)
+        resp = error_response(APIError("bad_data", "client closed the connection"))
     except Exception as e:  # noqa: BLE001 - the server must answer and keep serving
         log.exception("internal error serving %s %s", request.method, request.path)
         resp = error_response(APIError("internal", f"internal error: {e}"))

@@ -8,7 +8,9 @@ and timings are generous: they catch a frozen or dead server, not a slow box.
 
 from __future__ import annotations
 
+import http.client
 import json
+import random
 import socket
 import struct
 import subprocess
@@ -183,3 +185,134 @@ def test_deep_nesting_is_a_400_not_a_500(served):
             doc = json.loads(answer)
             assert doc["errorType"] == "bad_data" and "expression too deeply nested" in doc["error"], doc
     assert not [ln for ln in _new_lines(p, since) if "ERROR" in ln or "Traceback" in ln]
+
+
+# -- garbage in: 4xx out, at most one log line, never a traceback -----------------------------
+
+API_PATHS = ("/api/v1/query", "/api/v1/query_range", "/api/v1/format_query", "/api/v1/query_exemplars",
+             "/api/v1/labels", "/api/v1/label/job/values", "/api/v1/series", "/api/v1/metadata",
+             "/api/v1/targets", "/api/v1/targets/metadata", "/api/v1/status/tsdb", "/api/v1/status/config")
+# (not the admin API: disabled, it answers 503 "admin APIs disabled", as Prometheus does)
+PARAMS = ("query", "time", "start", "end", "step", "timeout", "limit", "match[]", "metric", "limit_per_metric",
+          "state", "scrapePool", "stats", "lookback_delta")
+JUNK_VALUES = ("", "%", "%zz", "%f", "%ff%fe", "%c3%28", "%00", "1e400", "-1e400", "NaN", "+Inf", "9" * 40,
+               "-9" * 20, "1y", "99999999999999d", "0.0001ms", "1.5.5", "2026-13-45T99:99:99Z", "{", "}",
+               "up{", 'up{job=~"("}', 'sum by (', "rate(x[0s])", "x[5m:0s]", "@", "topk(-1, up)", "\\", "%E2%80%AE",
+               "%F0%9F%92%A9", "a" * 2000, "{__name__=~\".*\"}", "count_values(\"x\", big_series)")
+
+
+def _junk_param(rng: random.Random) -> str:
+    if rng.random() < 0.3:
+        return "".join(chr(rng.choice([rng.randrange(32, 127), rng.randrange(0x80, 0x800)])) for _ in range(20))
+    return rng.choice(JUNK_VALUES)
+
+
+def _garbage_requests(rng: random.Random, n: int) -> list[tuple[str, str, bytes | None, dict[str, str]]]:
+    """``n`` requests a hostile or broken client sends: ``(method, target, body, headers)``."""
+    out = []
+    form_ct = {"Content-Type": "application/x-www-form-urlencoded"}
+    for i in range(n):
+        path = rng.choice(API_PATHS)
+        kind = i % 10
+        if kind == 0:  # random bytes as a form body (once a 500)
+            out.append(("POST", path, rng.randbytes(rng.randrange(1, 2000)), form_ct))
+        elif kind == 1:  # multipart without or with a boundary, random bytes
+            ct = rng.choice(["multipart/form-data", "multipart/form-data; boundary=xyz", "multipart/form-data; boundary="])
+            out.append(("POST", path, rng.randbytes(rng.randrange(1, 2000)), {"Content-Type": ct}))
+        elif kind == 2:  # odd content types and charsets
+            ct = rng.choice(["application/x-www-form-urlencoded; charset=bogus", "application/json", "text/plain",
+                             "application/x-www-form-urlencoded; charset=latin-1", "x/\x7f", ";;;", "multipart/mixed"])
+            out.append(("POST", path, b"query=1%2B1&time=1", {"Content-Type": ct}))
+        elif kind == 3:  # bad escapes and invalid UTF-8, in the URL and in the body
+            bad = rng.choice(["%", "%zz", "%f", "%ff%fe", "%c3%28", "%ed%a0%80"])
+            if rng.random() < 0.5:
+                out.append(("GET", f"{path}?{rng.choice(PARAMS)}={bad}", None, {}))
+            else:
+                out.append(("POST", path, f"{rng.choice(PARAMS)}={bad}".encode() + b"&x=\xff\xfe", form_ct))
+        elif kind in (4, 5, 6):  # junk in every parameter
+            params = "&".join(f"{urllib.parse.quote(rng.choice(PARAMS))}={urllib.parse.quote(_junk_param(rng), safe='%')}"
+                              for _ in range(rng.randrange(1, 6)))
+            if rng.random() < 0.5:
+                out.append(("GET", f"{path}?{params}", None, {}))
+            else:
+                out.append(("POST", path, params.encode(), form_ct))
+        elif kind == 7:  # odd methods, odd paths
+            method = rng.choice(["DELETE", "PATCH", "OPTIONS", "PUT", "TRACE"])
+            target = rng.choice([path, f"/api/v1/label/{urllib.parse.quote(_junk_param(rng), safe='%')}/values",
+                                 "/api/v1/label//values", "/api/v1/../../etc/passwd", "/static/..%2f..%2fx",
+                                 "/api/v1/label/U__%ff/values", "/api/v1/label/U___zz_/values"])
+            out.append((method if i % 3 else "GET", target, None, {}))
+        elif kind == 8:  # huge parameters: too many match[], a long URL, a long query, a long body
+            choice = i // 10 % 4
+            if choice == 0:
+                out.append(("GET", "/api/v1/series?" + "&".join(["match[]=up"] * 1500), None, {}))
+            elif choice == 1:
+                out.append(("GET", "/api/v1/query?query=" + "a" * (2**20 + 10), None, {}))
+            elif choice == 2:
+                out.append(("POST", "/api/v1/query", b"query=" + b"b" * (3 * 2**20), form_ct))
+            else:
+                out.append(("POST", "/api/v1/labels", b"match[]=" + b"x" * (5 * 2**20), form_ct))
+        else:  # numbers at the edges of what parses
+            out.append(("GET", f"/api/v1/query_range?query=1&start={rng.choice(['-1e18', '1e18', '0'])}"
+                               f"&end={rng.choice(['1e18', '9223372036854775807', '1'])}"
+                               f"&step={rng.choice(['1e-9', '1e18', '0.001', '1ms', '-1'])}", None, {}))
+    return out
+
+
+def _raw_garbage() -> list[bytes]:
+    """Bytes that are not HTTP at all, or break it: aiohttp answers these before any handler."""
+    return [b"\x00\x01\x02garbage\r\n\r\n", b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+            b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nX: " + b"y" * (2**17) + b"\r\n\r\n",
+            b"POST /api/v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+            b"POST /api/v1/query HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"GET /api/v1/query?query=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST /api/v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 100000\r\n\r\nquery=1"]  # and then the client leaves
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_garbage_requests_are_4xx_with_one_log_line_at_most(served):
+    """300 requests of garbage: no 5xx, Prometheus's JSON error shape, no ERROR traceback in the log."""
+    p = served
+    since = len(p.lines())
+    requests = _garbage_requests(random.Random(12), 300)
+    statuses: dict[int, int] = {}
+    for method, target, body, headers in requests:
+        try:
+            status, answer = p.request(method, target, body, headers)
+        except (ConnectionError, http.client.HTTPException) as e:  # the server may close on a huge body
+            status, answer = 0, repr(e).encode()
+        statuses[status] = statuses.get(status, 0) + 1
+        assert status < 500, (method, target[:200], (body or b"")[:200], answer[:300])
+        if status >= 400 and target.startswith("/api/v1/") and answer[:1] == b"{":
+            doc = json.loads(answer)
+            assert doc["status"] == "error" and doc["errorType"] and doc["error"], doc
+    for data in _raw_garbage():
+        answer = _raw(p.port, data)
+        assert not answer.startswith(b"HTTP/1.1 5") and not answer.startswith(b"HTTP/1.0 5"), (data[:80], answer[:300])
+    assert p.alive() and p.request("GET", "/-/healthy")[0] == 200
+    time.sleep(0.2)
+    lines = _new_lines(p, since)
+    print(f"garbage: {len(requests)} requests + {len(_raw_garbage())} raw, statuses {sorted(statuses.items())}, "
+          f"{len(lines)} log lines")
+    assert len(lines) <= len(requests), lines[:10]
+    assert not [ln for ln in lines if "level=ERROR" in ln or "Traceback" in ln], "\n".join(lines)[:3000]
+
+
+def test_random_form_body_is_bad_data(served):
+    status, answer = served.request("POST", "/api/v1/query", bytes(range(256)),
+                                    {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 400
+    doc = json.loads(answer)
+    assert doc["status"] == "error" and doc["errorType"] == "bad_data", doc
+    assert doc["error"].startswith("error parsing form values: "), doc
