@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -162,6 +163,21 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    choices=["debug", "info", "warn", "error"], help="log level (default: info)")
 
 
+def freeze_startup_heap() -> None:
+    """Move everything allocated so far out of the cyclic GC's reach (``gc.freeze``).
+
+    A full collection stops every thread, the event loop included, for as long
+    as it takes to traverse the heap, and the imported libraries and the storage leave
+    ~130,000 long-lived objects: 60-110 ms per full collection here. A request
+    that allocates a lot on a worker thread (a 20,000-term query's syntax tree)
+    triggers several, and ``/-/healthy`` stalled for each. Frozen, those objects
+    are no longer traversed (the pauses drop to ~30 ms); they live as long as the
+    process anyway, and freeing by reference count is unaffected.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class Server:
     """One running ``promlite serve`` (usable from tests: ``await Server(opts).start()``)."""
 
@@ -233,6 +249,7 @@ class Server:
         await self.manager.start()
         st.scrape_manager = self.manager
         st.metrics.mark_reload(True)
+        freeze_startup_heap()
         st.ready = True
         st.metrics.ready.set(1)
         log.info("Server is ready to receive web requests. address=%s:%d", host, bound[1])
