@@ -22,8 +22,8 @@ Numbers follow Prometheus's jsoniter marshalling (``util/jsonutil``):
   milliseconds: ``1435781451.781``, ``4``, ``1.500`` (the fraction is always
   3 digits when non-zero, never rounded through a float).
 
-Query result bodies are built as bytes by :mod:`.render` (numba kernels write
-every point), not through ``json.dumps`` of nested lists: a 1,000 x 240
+Query result bodies are built as bytes by :mod:`.render` (compiled kernels
+write every point), not through ``json.dumps`` of nested lists: a 1,000 x 240
 matrix is 240,000 points.
 """
 

@@ -14,8 +14,8 @@ expression is a matrix with one series whose ``metric`` is ``{}``. A series
 without a point is left out, as Prometheus never returns one.
 
 Strategy: Python works per *series* only -- each series' header
-(``{"metric":{...},"values":[``) is built here -- and the numba kernels of
-:mod:`.render_kernels` write every point into one preallocated buffer:
+(``{"metric":{...},"values":[``) is built here -- and the compiled kernels
+of :mod:`.render_kernels` write every point into one preallocated buffer:
 measured 0.02-0.04 µs a point for integers and short decimals, ~0.08 µs for
 17-digit values (rates), against 0.3-0.45 µs with a Python call per point.
 Values the kernels cannot format themselves (non-integers below 2**-16,
@@ -101,14 +101,7 @@ def _slow_text(slow_values: np.ndarray) -> np.ndarray:
                          dtype=np.uint8)
 
 
-def _ro(a: np.ndarray) -> np.ndarray:
-    """A read-only view: the kernels always see read-only inputs, so one type signature is compiled."""
-    v = a.view()
-    v.flags.writeable = False
-    return v
-
-
-_ONE = _ro(np.ones(1, dtype=np.bool_))  # the mask argument when there is none
+_ONE = np.ones(1, dtype=np.bool_)  # the mask argument when there is none (not read)
 
 
 def _render(prefix: bytes, labels, field: bytes, tail: bytes, edges: np.ndarray, times: np.ndarray,
@@ -117,11 +110,10 @@ def _render(prefix: bytes, labels, field: bytes, tail: bytes, edges: np.ndarray,
 
     ``values``, ``times`` and ``present`` are C-contiguous, 1-d, of the kernels' dtypes.
     """
-    values = _ro(values)
-    codes, mant, n_slow = rk.classify(values, _ro(values.view(np.uint64)),
-                                      _ONE if present is None else _ro(present), present is not None)
+    codes, mant, n_slow = rk.classify(values, values.view(np.uint64), _ONE if present is None else present,
+                                      present is not None)
     slow = _slow_text(values[codes == rk.SLOW]) if n_slow else _NO_SLOW
-    ts_text, ts_off = rk.timestamp_table(_ro(times))
+    ts_text, ts_off = rk.timestamp_table(times)
     heads, head_off = _heads(labels, field)
     n_points = len(values) if present is None else int(np.count_nonzero(present))
     size = len(prefix) + len(heads) + len(labels) * (1 + len(tail)) + n_points * rk.POINT_MAX + 2
@@ -154,14 +146,3 @@ def _render_flat(prefix: bytes, labels, field: bytes, tail: bytes, edges: np.nda
         raise RuntimeError(f"BUG: {len(labels)} series over {vals.shape} values and {times.shape} timestamps")
     return _render(prefix, labels, field, tail, edges, times, False, vals, None)
 
-
-def warmup() -> None:
-    """Compile (or load from numba's cache) the render kernels on tiny results.
-
-    A cold compile takes seconds: call this at startup so the first query does not pay it.
-    """
-    from query.values import InstantVector, Matrix
-
-    lab = (("__name__", "up"),)
-    render_result(Matrix([lab], np.array([0, 1500]), np.array([[1.5, 1e-9]]), np.ones((1, 2), dtype=bool)))
-    render_result(InstantVector([lab], np.array([2.0]), np.array([0])))

@@ -46,7 +46,6 @@ from scraper.manager import ReloadError, ScrapeManager
 
 from .app import create_app
 from .logs import setup_logging
-from .render import warmup as render_warmup
 from .state import DEFAULT_QUERY_TIMEOUT_S, ServerState
 from .webconfig import WebConfig, load_web_config
 
@@ -233,14 +232,11 @@ class Server:
         bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
         self.address = f"{_dial_host(host)}:{bound[1]}"
         log.info("listening on %s:%d; opening storage at %s", host, bound[1], os.path.abspath(o.data_path))
-        # Compile the result-rendering kernels while storage opens (about 1 s from numba's cache).
-        warm = asyncio.get_running_loop().run_in_executor(st.executor, render_warmup)
         cfg, self._config_text = self._load_config()  # storage settings come from it
         self.db = await asyncio.to_thread(tsdb.open, o.data_path, retention_ms=retention_ms,
                                           retention_bytes=parse_size(o.retention_size),
                                           wal_compression=o.wal_compression,
                                           out_of_order_time_window_ms=cfg.storage.out_of_order_time_window)
-        await warm
         st.db = self.db
         st.engine = Engine(self.db, lookback_delta_ms=lookback_ms, max_samples=o.query_max_samples,
                            timeout_s=timeout_s)

@@ -1,4 +1,4 @@
-"""The numba renderer of query results against a per-point reference built from ``format_value``.
+"""The compiled renderer of query results against a per-point reference built from ``format_value``.
 
 ``format_value`` itself is checked against a table of Go's outputs, derived by
 hand from ``jsonutil.MarshalFloat``'s rule ('e' when ``v != 0`` and
@@ -187,7 +187,7 @@ def test_metric_json_is_go_encoding_json(labels, want):
 
 
 def test_buffer_guard():
-    """The kernel refuses to write past a buffer sized too small (numba has no bounds checks)."""
+    """The kernel refuses to write past a buffer sized too small (the compiled code has no bounds checks)."""
     vs = np.ones(4)
     codes, mant, _ = rk.classify(vs, vs.view(np.uint64), np.ones(1, dtype=bool), False)
     ts_text, ts_off = rk.timestamp_table(np.zeros(4, dtype=np.int64))
@@ -195,6 +195,40 @@ def test_buffer_guard():
     with pytest.raises(RuntimeError, match="BUG: render buffer too small"):
         rk.render_points(np.empty(20, dtype=np.uint8), 0, heads, np.array([0, 1]), heads, np.array([0, 4]),
                          ts_text, ts_off, False, vs, codes, mant, np.frombuffer(b"[]", dtype=np.uint8))
+
+
+def test_kernel_inputs_read_only_empty_and_checked():
+    """Read-only inputs (``np.frombuffer``) and empty arrays are accepted; inconsistent shapes are refused."""
+    vs = np.frombuffer(np.array([1.5, -0.0, 1e-9]).tobytes())
+    assert not vs.flags.writeable
+    codes, mant, n_slow = rk.classify(vs, vs.view(np.uint64), np.ones(1, dtype=bool), False)
+    assert codes.tolist() == [1, 0, int(rk.SLOW)] and mant[:2].tolist() == [15, 0] and n_slow == 1
+    codes, _, n_slow = rk.classify(vs, vs.view(np.uint64), np.array([True, False, False]), True)
+    assert codes.tolist() == [1, int(rk.ABSENT), int(rk.ABSENT)] and n_slow == 0
+    empty = np.zeros(0)
+    assert [len(a) for a in rk.classify(empty, empty.view(np.uint64), np.ones(1, dtype=bool), False)[:2]] == [0, 0]
+    text, off = rk.timestamp_table(np.zeros(0, dtype=np.int64))
+    assert off.tolist() == [0]
+    with pytest.raises(ValueError):
+        rk.classify(vs, vs[:2].view(np.uint64), np.ones(1, dtype=bool), False)
+    with pytest.raises(ValueError):
+        rk.classify(vs, vs.view(np.uint64), np.ones(2, dtype=bool), True)
+
+
+def test_tables_are_exact():
+    """The C tables hold what their definitions in the module docstring say, from exact rational math."""
+    from fractions import Fraction
+
+    from promlite.server import _render_kernels
+
+    t = _render_kernels.tables()
+    assert t["POW10"] == [float(10**k) for k in range(23)]
+    for e, kmax in zip(range(-19, 51), t["KMAX"], strict=True):  # largest k <= 22: 10**k * 2**e <= 2**50
+        ok = [k for k in range(23) if Fraction(10) ** k * Fraction(2) ** e <= 2**50]
+        assert kmax == (max(ok) if ok else -1), e
+    for e, k in zip(range(-15, 53), t["K_OF_E"], strict=True):  # 16 - q, q largest with 10**q <= 2**(e-1)
+        q = max(q for q in range(-10, 20) if Fraction(10) ** q <= Fraction(2) ** (e - 1))
+        assert k == 16 - q, e
 
 
 # -- what the slow path takes from orjson --------------------------------------------------
