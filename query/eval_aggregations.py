@@ -1,10 +1,10 @@
 """Aggregation operators (``sum``, ``avg``, ``topk``, ``quantile``, ...) over every step at once.
 
 Strategy: series are assigned to groups once (a Python dict per *series*,
-never per sample or step), rows are ordered by group, and one numba kernel
-visits each (group, step) cell, gathering the present values of the group's
-rows and reducing them with the same compiled window reducers the range
-functions use (so ``avg`` and ``avg_over_time`` share Prometheus's
+never per sample or step), rows are ordered by group, and one compiled kernel
+(``_aggregation_kernels.pyx``) visits each (group, step) cell, gathering the
+present values of the group's rows and reducing them with the same window
+reducers the range functions use (so ``avg`` and ``avg_over_time`` share Prometheus's
 Kahan/incremental-mean arithmetic).
 
 ``topk``/``bottomk`` keep the input series: the kernel marks the selected
@@ -17,12 +17,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from tsdb.labels import Labels
 
+from ._aggregation_kernels import reduce_groups, topk
 from .eval_binary import NAME_LABELS
-from .eval_range import _window
 from .values import SeriesMatrix
 from .xxhash64 import labels_hash
 
@@ -32,83 +31,13 @@ _REDUCE_OPS = {"sum": 0, "avg": 1, "min": 2, "max": 3, "count": 4, "stddev": 5, 
                "group": 9}
 
 
+def _f64(a) -> np.ndarray:
+    """``a`` as float64 (no copy when it already is; the kernels take any strides)."""
+    return np.asarray(a, dtype=np.float64)
+
+
 class AggregationError(ValueError):
     """A bad aggregation parameter (Prometheus's wording)."""
-
-
-@njit(cache=True, nogil=True)
-def _reduce(op, values, present, order, starts, param, out_v, out_p):  # pragma: no cover - numba
-    n_groups = len(starts) - 1
-    n_steps = values.shape[1]
-    buf = np.empty(max(1, len(order)))
-    dummy = np.zeros(1, dtype=np.int64)
-    for g in range(n_groups):
-        a = starts[g]
-        b = starts[g + 1]
-        for j in range(n_steps):
-            k = 0
-            for r in range(a, b):
-                row = order[r]
-                if present[row, j]:
-                    buf[k] = values[row, j]
-                    k += 1
-            if k == 0:
-                continue
-            if op == 6 or op == 5:
-                # The aggregators use plain Welford (the *_over_time functions add Kahan terms).
-                mean = 0.0
-                m2 = 0.0
-                for i in range(k):
-                    d = buf[i] - mean
-                    mean += d / (i + 1)
-                    m2 += d * (buf[i] - mean)
-                out_v[g, j] = m2 / k if op == 6 else math.sqrt(m2 / k)
-                out_p[g, j] = True
-                continue
-            val, ok = _window(op, dummy, buf[:k], 0, 0, 1.0, param[j], 0.0)
-            out_v[g, j] = val
-            out_p[g, j] = ok
-
-
-@njit(cache=True, nogil=True)
-def _topk(values, present, order, starts, ks, bottom, out_p):  # pragma: no cover - numba
-    n_groups = len(starts) - 1
-    n_steps = values.shape[1]
-    rows = np.empty(max(1, len(order)), dtype=np.int64)
-    keys = np.empty(max(1, len(order)))
-    nans = np.empty(max(1, len(order)), dtype=np.int64)
-    for g in range(n_groups):
-        a = starts[g]
-        b = starts[g + 1]
-        for j in range(n_steps):
-            k = ks[j]
-            if k < 1:
-                continue
-            c = 0
-            nn = 0
-            for r in range(a, b):
-                row = order[r]
-                if present[row, j]:
-                    v = values[row, j]
-                    if math.isnan(v):
-                        nans[nn] = row
-                        nn += 1
-                    else:
-                        keys[c] = v if bottom else -v
-                        rows[c] = row
-                        c += 1
-            idx = np.argsort(keys[:c], kind="mergesort")
-            taken = 0
-            for i in range(c):
-                if taken >= k:
-                    break
-                out_p[rows[idx[i]], j] = True
-                taken += 1
-            for i in range(nn):
-                if taken >= k:
-                    break
-                out_p[nans[i], j] = True
-                taken += 1
 
 
 def group_key(labels: Labels, grouping: tuple[str, ...], without: bool) -> Labels:
@@ -157,7 +86,8 @@ def aggregate(op: str, m: SeriesMatrix, grouping: tuple[str, ...], without: bool
     p = np.zeros(n_steps) if param is None else np.asarray(param, dtype=np.float64)
     values = np.zeros((len(keys), n_steps))
     present = np.zeros((len(keys), n_steps), dtype=bool)
-    _reduce(code, m.values, m.present, order, starts, p, values, present)
+    reduce_groups(code, _f64(m.values), m.present.view(np.uint8), order, starts, _f64(p), values,
+                  present.view(np.uint8))
     # Delayed name removal: a group kept by ``__name__`` inherits its first series' flag.
     drop = m.drop_name[order[starts[:-1]]]
     return SeriesMatrix(keys, values, present, drop).compact()
@@ -195,7 +125,8 @@ def _select_k(op: str, m: SeriesMatrix, order, starts, param, n_steps: int) -> S
             rank = np.cumsum(m.present[rows], axis=0)
             present[rows] = m.present[rows] & (rank <= ks[None, :])
     else:
-        _topk(m.values, m.present, order, starts, ks, op == "bottomk", present)
+        topk(_f64(m.values), m.present.view(np.uint8), order, starts, np.ascontiguousarray(ks), op == "bottomk",
+             present.view(np.uint8))
     out = SeriesMatrix(list(m.labels), m.values, present, m.drop_name.copy(), None)
     return out.compact()
 
