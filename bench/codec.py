@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tsdb.codec.xor import decode_xor_many, encode_xor_many, warmup
+from tsdb.codec.xor import decode_xor_many, encode_xor_many
 
 _START_MS = 1_700_000_000_000
 _INTERVAL_MS = 15_000
@@ -105,9 +105,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = p.parse_args(argv)
 
-    t0 = time.perf_counter()
-    warmup()
-    print(f"warmup (compile or load cached kernels): {time.perf_counter() - t0:.2f} s\n")
     header = (
         f"{'dataset':<10} {'samples':>10} {'bytes/sample':>13} "
         f"{'encode Msamples/s':>18} {'decode Msamples/s':>18}"

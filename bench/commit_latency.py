@@ -13,7 +13,9 @@ compactor. ``--scrape-every-ms`` paces the scrapes in wall time instead (the
 targets' commits spread evenly over it, as Prometheus spreads scrape loops).
 Reports commit latency p50 / p99 / p99.9 / max over all commits and over the
 commits that overlapped a compaction, and what each block cut cost (cut and
-swap under the DB lock, write without it).
+swap under the DB lock, write without it). There is no warm-up: the kernels
+are compiled ahead of time, so the first commit and the first block cut of a
+fresh process count as they come.
 
 A measuring tool, never part of the unit suite; no assertions.
 """
@@ -49,25 +51,6 @@ def _labels(i: int) -> dict[str, str]:
     return {"__name__": f"bench_metric_{i % 50}_total", "instance": f"host-{i // 50:05d}:9100", "job": "bench"}
 
 
-def _warm_up() -> None:
-    """Compile (or load) the numba kernels of appending, cutting and writing blocks before measuring."""
-    d = tempfile.mkdtemp(prefix="promlite-warm-")
-    try:
-        with tsdb.open(d, block_range_ms=60_000, wal_sync="never") as db:
-            app = db.appender()
-            refs = np.array([app.append({"__name__": "warm", "i": str(i)}, 0, 0.0) for i in range(10)])
-            app.commit()
-            for k in range(1, 40):
-                app = db.appender()
-                app.append_batch(refs, k * SCRAPE_MS, np.full(10, float(k)))
-                app.commit()
-            db.compact()
-            with db.querier() as q:
-                list(q.select(tsdb.Matcher.eq("__name__", "warm")))
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
 def _pct(x: np.ndarray, q: float) -> float:
     return float(np.percentile(x, q)) if len(x) else float("nan")
 
@@ -82,7 +65,6 @@ def _summary(lat_ms: np.ndarray) -> dict[str, float]:
 def measure(series: int, block_range_ms: int = 600_000, blocks: int = 3, wal_sync: str = "always",
             scrape_every_ms: float = 0.0, path: str | None = None, targets: int = 1) -> dict:
     """Run the workload (see module doc); returns latencies (ms) and per-block costs (s)."""
-    _warm_up()
     own = path is None
     path = path or tempfile.mkdtemp(prefix="promlite-commit-latency-")
     handler = _BlockLog()

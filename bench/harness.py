@@ -1,10 +1,10 @@
 """Measuring: warm-up, repeated runs, median and spread; whole-process CPU and peak RSS.
 
 Strategy: a figure is never one run. ``repeat`` calls a function ``warmup``
-times untimed (compilation, page cache, lazy imports) and then ``runs``
+times untimed (page cache, lazy imports, first-use allocations) and then ``runs``
 times, and keeps every run, so the report can show the median and the
 spread (min..max) instead of a lucky best. Wall time and the calling
-process's CPU time (all threads: WAL sync timers, numba) are both recorded: the machine is shared, and CPU time is
+process's CPU time (all threads: WAL sync timers, kernels running without the GIL) are both recorded: the machine is shared, and CPU time is
 what the code costs while wall time is what a user waits.
 
 Memory and CPU of a *whole process* come from the OS, not from Python's

@@ -26,7 +26,6 @@ import time
 import numpy as np
 
 import tsdb
-from tsdb.codec.xor import warmup
 
 
 def rss_bytes() -> int:
@@ -34,8 +33,13 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _warm_head_kernels() -> None:
-    """Compile (or load) every numba kernel before measuring memory: compiling costs tens of MB."""
+def first_use() -> None:
+    """Open, append to and query a scratch DB once, so that memory measured afterwards is the head's.
+
+    Nothing is compiled (the kernels are built ahead of time); this only takes
+    the lazy imports and one-time allocations of a first use out of the
+    per-series figures.
+    """
     d = tempfile.mkdtemp(prefix="promlite-warm-")
     try:
         with tsdb.open(d, block_range_ms=1000) as db:
@@ -60,8 +64,7 @@ def measure(series: int, scrapes: int, wal_sync: str = "always", path: str | Non
     ``progress(k)``, if given, is called after each batch. Times are wall seconds
     plus process CPU seconds (``*_cpu_s``) of the append loop alone.
     """
-    warmup()
-    _warm_head_kernels()
+    first_use()
     own = path is None
     path = path or tempfile.mkdtemp(prefix="promlite-bench-")
     rng = np.random.default_rng(1)

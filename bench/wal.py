@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     os.makedirs(base, exist_ok=True)
     batches = make_batches(args.records, args.series, args.seed)
     try:
-        for comp in compressions:  # untimed: compiled kernels load, snappy warms up
+        for comp in compressions:  # untimed: page cache and first-use allocations, snappy warms up
             bench_log(os.path.join(base, "warm-up"), "never", batches[:2], args.series, args.segment_size,
                       compress=comp == "on")
         shutil.rmtree(os.path.join(base, "warm-up"), ignore_errors=True)

@@ -8,7 +8,7 @@ shared dataset is in the ``compression`` suite), so their columns say "n/a".
 
 from __future__ import annotations
 
-from tsdb.codec.xor import decode_xor_many, encode_xor_many, warmup
+from tsdb.codec.xor import decode_xor_many, encode_xor_many
 
 from ..codec import prepare
 from ..harness import repeat
@@ -22,7 +22,6 @@ KINDS = ("counter", "gauge", "constant")
 def run(ctx: Context) -> SuiteResult:
     res = SuiteResult(NAME, TITLE)
     chunks = 2_000 if ctx.quick else 20_000
-    warmup()
     task = ctx.task("codec", len(KINDS))
     for kind in KINDS:
         ts, vs, starts, counts = prepare(kind, chunks, 120, 2, 42)

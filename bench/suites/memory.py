@@ -37,11 +37,10 @@ SCRAPES = 4
 
 
 def baseline_child() -> dict[str, int]:
-    """Run in a child: what promlite costs before any series (imports, warm kernels)."""
-    from ..tsdb_head import _warm_head_kernels, warmup
+    """Run in a child: what promlite costs before any series (imports and a first use, see ``first_use``)."""
+    from ..tsdb_head import first_use
 
-    warmup()
-    _warm_head_kernels()
+    first_use()
     return {}
 
 
