@@ -35,6 +35,7 @@ from .params import (
     parse_limit,
     unescape_label_name,
 )
+from .redact import redact_config
 from .request import form
 from .state import STATE, ServerState
 
@@ -198,7 +199,8 @@ async def buildinfo(request: web.Request) -> web.Response:
 
 
 async def config(request: web.Request) -> web.Response:
-    return success({"yaml": request.app[STATE].config_text})
+    """The configuration file as loaded, with secrets as ``<secret>`` (Prometheus's marshalling; see ``redact``)."""
+    return success({"yaml": redact_config(request.app[STATE].config_text)})
 
 
 def _rfc3339(ts: float | None) -> str:
