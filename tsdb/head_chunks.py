@@ -14,43 +14,13 @@ the selected series); ``truncate`` O(all chunks).
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from ._head_kernels import collect_chunks as _collect
+from ._head_kernels import link_chunks as _link
 from .growable import grow
 from .head_kernels import gather_bytes
-
-
-@numba.njit(cache=True, nogil=True)
-def _link(chunk_ids, refs, first, last, nxt):
-    for i in range(chunk_ids.shape[0]):
-        c = chunk_ids[i]
-        r = refs[i]
-        nxt[c] = -1
-        if last[r] < 0:
-            first[r] = c
-        else:
-            nxt[last[r]] = c
-        last[r] = c
-
-
-@numba.njit(cache=True, nogil=True)
-def _collect(refs, first, nxt, cmint, cmaxt, mint, maxt, out, counts):
-    n = 0
-    for i in range(refs.shape[0]):
-        r = refs[i]
-        k = 0
-        if r < first.shape[0]:
-            c = first[r]
-            while c >= 0:
-                if cmaxt[c] >= mint and cmint[c] <= maxt:
-                    out[n] = c
-                    n += 1
-                    k += 1
-                c = nxt[c]
-        counts[i] = k
-    return n
 
 
 class HeadChunks:

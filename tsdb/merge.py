@@ -15,23 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numba
 import numpy as np
 
+from ._merge import copy_pieces as _copy_pieces
 from .labels import Labels
 from .samples import SampleArrays
 
 Answer = tuple[list[Labels], SampleArrays]
-
-
-@numba.njit(cache=True, nogil=True)
-def _copy_pieces(src_t, src_v, starts, lens, out_starts, out_t, out_v):
-    for p in range(starts.shape[0]):
-        a = starts[p]
-        o = out_starts[p]
-        for j in range(lens[p]):
-            out_t[o + j] = src_t[a + j]
-            out_v[o + j] = src_v[a + j]
 
 
 def merge_answers(answers: Sequence[Answer]) -> Answer:
@@ -72,7 +62,10 @@ def merge_answers(answers: Sequence[Answer]) -> Answer:
     for k, (_, arrs) in enumerate(answers):
         n = len(gids[k])
         sl = slice(base, base + n)
-        _copy_pieces(arrs.ts, arrs.vs, piece_start[sl], piece_len[sl], out_start[sl], out_t, out_v)
+        _copy_pieces(
+            np.ascontiguousarray(arrs.ts, dtype=np.int64), np.ascontiguousarray(arrs.vs, dtype=np.float64),
+            piece_start[sl], piece_len[sl], out_start[sl], out_t, out_v,
+        )
         base += n
 
     counts = np.bincount(piece_gid, weights=piece_len, minlength=ngroups).astype(np.int64)
