@@ -1,4 +1,10 @@
-"""The ``promlite`` command line: one entry point, one subcommand per job."""
+"""The ``promlite`` command line: one entry point, one subcommand per job.
+
+Every command imports only what it needs: commands are registered lazily
+(:mod:`.lazy_parser`), so ``promlite --version``, ``promlite --help`` and
+``promlite check ...`` never load the server, the PromQL engine or the
+storage (``tests/promlite/test_cli_imports.py`` checks it).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import os
 import sys
 
 from . import __version__
+from .lazy_parser import LazyParser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"promlite {__version__}")
     p.add_argument("--log.level", dest="log_level", default="info",
                    choices=["debug", "info", "warn", "error"], help="log level (default: info)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=LazyParser)
 
     from .bench_cli import add_bench_command
     from .promqltest_cli import add_promqltest_command

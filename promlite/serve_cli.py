@@ -1,7 +1,10 @@
 """Subcommands of the server: ``serve``, ``check config``, ``check metrics``, ``query``.
 
-``cli.py`` calls :func:`add_server_commands` with its subparsers; the
-implementations live in ``promlite.server``.
+``cli.py`` calls :func:`add_server_commands` with its subparsers (of
+:class:`~promlite.lazy_parser.LazyParser`); the implementations live in
+``promlite.server``. ``serve`` and ``query`` take their arguments from the
+heavy modules that run them, so those are imported only when that command is
+used; ``check`` imports only the config loader and the exposition linter.
 """
 
 from __future__ import annotations
@@ -34,13 +37,21 @@ def _cmd_query(args: argparse.Namespace) -> int:
     return query_main(args)
 
 
-def add_server_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``serve``, ``check config``, ``check metrics`` and ``query`` on ``sub``."""
-    from .server.query_cli import add_query_arguments
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
     from .server.serve import add_serve_arguments
 
-    serve = sub.add_parser("serve", help="run the server (scrape, store, serve the API)")
-    add_serve_arguments(serve)
+    add_serve_arguments(p)
+
+
+def _query_arguments(p: argparse.ArgumentParser) -> None:
+    from .server.query_cli import add_query_arguments
+
+    add_query_arguments(p)
+
+
+def add_server_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``serve``, ``check config``, ``check metrics`` and ``query`` on ``sub`` (lazily, see above)."""
+    serve = sub.add_parser("serve", help="run the server (scrape, store, serve the API)", configure=_serve_arguments)
     serve.set_defaults(func=_cmd_serve)
 
     check = sub.add_parser("check", help="check a configuration file or a metrics exposition")
@@ -52,6 +63,6 @@ def add_server_commands(sub: argparse._SubParsersAction) -> None:
     cm.add_argument("--openmetrics", action="store_true", help="the input is OpenMetrics text")
     cm.set_defaults(func=_cmd_check_metrics)
 
-    q = sub.add_parser("query", help="run a PromQL query against a server or a data directory")
-    add_query_arguments(q)
+    q = sub.add_parser("query", help="run a PromQL query against a server or a data directory",
+                       configure=_query_arguments)
     q.set_defaults(func=_cmd_query)

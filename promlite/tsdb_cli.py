@@ -15,6 +15,10 @@
 ``list``, ``analyze`` and ``dump`` open the directory read-only: they take no
 lock and change no byte, so they also work on the directory of a running
 server (as promtool does). Every failure is one ``error:`` line, exit 1.
+
+The storage is imported inside the commands, not at the top: ``cli.py``
+imports this module to register the commands, and ``promlite --version`` must
+not load the storage engine.
 """
 
 from __future__ import annotations
@@ -24,12 +28,12 @@ import datetime as _dt
 import os
 import sys
 from collections import Counter
-
-from tsdb.block import Block, is_ulid
-from tsdb.errors import TSDBError
-from tsdb.matchers import Matcher
+from typing import TYPE_CHECKING
 
 from .gofmt import format_g
+
+if TYPE_CHECKING:
+    from tsdb.block import Block
 
 
 class CommandError(Exception):
@@ -42,6 +46,8 @@ def _check_dir(path: str) -> None:
 
 
 def _blocks(path: str) -> list[Block]:
+    from tsdb.block import Block, is_ulid
+
     _check_dir(path)
     out = []
     for name in sorted(os.listdir(path)):
@@ -114,6 +120,7 @@ def _quote(s: str) -> str:
 def cmd_dump(args: argparse.Namespace) -> int:
     """Every sample, series by series across blocks and the head (like ``promtool tsdb dump``)."""
     import tsdb
+    from tsdb.matchers import Matcher
 
     _check_dir(args.dir)
     with tsdb.open(args.dir, read_only=True) as db, db.querier(args.min_time, args.max_time) as q:
@@ -180,6 +187,8 @@ def _guarded(fn):
     """Run a subcommand; a data or file problem becomes one ``error:`` line and exit code 1."""
 
     def run(args: argparse.Namespace) -> int:
+        from tsdb.errors import TSDBError
+
         try:
             return fn(args)
         except BrokenPipeError:
@@ -192,6 +201,8 @@ def _guarded(fn):
 
 
 def cmd_create_blocks(args: argparse.Namespace) -> int:
+    from tsdb.errors import TSDBError
+
     from .backfill import backfill_openmetrics
 
     try:

@@ -19,7 +19,6 @@ from typing import TextIO
 
 from scraper._yaml import ConfigError
 from scraper.config import load_config_file
-from scraper.exposition import check_metrics
 
 LINT_EXIT_CODE = 3
 
@@ -42,6 +41,9 @@ def check_config_files(paths: list[str], out: TextIO | None = None) -> int:
 
 
 def check_metrics_stream(data: bytes, fmt: str = "text", out: TextIO | None = None) -> int:
+    # imported here: the exposition parser loads numpy, which ``check config`` does not need
+    from scraper.exposition import check_metrics
+
     out = out or sys.stderr
     problems = check_metrics(data, fmt)  # type: ignore[arg-type]
     errors = [p for p in problems if p.severity == "error"]
