@@ -40,6 +40,7 @@ from aiohttp import web
 import tsdb
 from query.durations import parse_prometheus_duration
 from query.engine import Engine
+from query.parser import parse_expr
 from scraper._yaml import ConfigError
 from scraper.config import load_config, load_config_file
 from scraper.manager import ReloadError, ScrapeManager
@@ -232,11 +233,14 @@ class Server:
         bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
         self.address = f"{_dial_host(host)}:{bound[1]}"
         log.info("listening on %s:%d; opening storage at %s", host, bound[1], os.path.abspath(o.data_path))
+        # Ready means ready: each query worker builds its PromQL parser (per thread, ~0.1 s) while storage opens
+        primed = asyncio.get_running_loop().run_in_executor(None, st.prime_workers, lambda: parse_expr("up"))
         cfg, self._config_text = self._load_config()  # storage settings come from it
         self.db = await asyncio.to_thread(tsdb.open, o.data_path, retention_ms=retention_ms,
                                           retention_bytes=parse_size(o.retention_size),
                                           wal_compression=o.wal_compression,
                                           out_of_order_time_window_ms=cfg.storage.out_of_order_time_window)
+        await primed
         st.db = self.db
         st.engine = Engine(self.db, lookback_delta_ms=lookback_ms, max_samples=o.query_max_samples,
                            timeout_s=timeout_s)

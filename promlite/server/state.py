@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,23 @@ class ServerState:
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run blocking ``fn(*args)`` on the query pool."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def prime_workers(self, fn: Callable[[], Any], timeout_s: float = 60.0) -> None:
+        """Run ``fn()`` once on every query worker thread, creating them all; blocks until done.
+
+        For per-thread state that a first query would otherwise build while a
+        client waits (the PromQL parser's tables). Each task holds its thread
+        at a barrier until all have run, so no two land on the same thread.
+        """
+        n = self.query_workers
+        barrier = threading.Barrier(n)
+
+        def once() -> None:
+            fn()
+            barrier.wait(timeout_s)
+
+        for f in [self.executor.submit(once) for _ in range(n)]:  # type: ignore[union-attr]
+            f.result(timeout_s)
 
     def close(self) -> None:
         if self.executor is not None:

@@ -464,3 +464,15 @@ def test_large_answers_are_compressed_when_accepted(server):
     assert len(doc["data"]["result"]) == 3 and len(doc["data"]["result"][0]["values"]) == 2926
     assert _ok(server.call("GET", "/api/v1/query_range", q))["data"] == doc["data"]  # identity when not asked
     assert _ok(server.call("GET", "/api/v1/series", long_names))
+
+
+def test_prime_workers_runs_once_on_every_query_thread():
+    """``serve`` primes each query worker (its PromQL parser) before ready: once per thread, all of them."""
+    st = ServerState(None, None, query_workers=3)
+    try:
+        seen: list[int] = []
+        st.prime_workers(lambda: seen.append(threading.get_ident()))
+        assert len(seen) == 3 and len(set(seen)) == 3
+        assert set(seen) == {t.ident for t in st.executor._threads}  # the pool's own threads, no more
+    finally:
+        st.close()
