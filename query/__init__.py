@@ -2,7 +2,7 @@
 
 
 def __getattr__(name: str):
-    """``query.Engine`` without importing the engine (numba kernels) for parser-only users."""
+    """``query.Engine`` without importing the engine (compiled kernels, numpy) for parser-only users."""
     if name in ("Engine", "QueryError", "QueryTimeoutError", "SampleLimitError"):
         from . import engine
 

@@ -5,11 +5,11 @@
 ``quantile_over_time``, ...) over one window of samples given as raw
 pointers, so callers never slice arrays on the hot path. The arithmetic is
 Prometheus's (``promql/functions.go``), written operation for operation so the
-results are bit-identical to the numba kernels these replaced: Kahan
+results are bit-identical to the JIT-compiled kernels these replaced: Kahan
 compensation where Prometheus uses it, the same summation order, no fast-math.
 
-Sorting (``quantile``) follows numba's ``np.sort`` exactly (its quicksort with
-an insertion sort under 15 elements, NaNs last), so ties such as ``-0.0`` and
+Sorting (``quantile``) is the quicksort those kernels' ``np.sort`` used (median of
+three, insertion sort under 15 elements, NaNs last), so ties such as ``-0.0`` and
 ``0.0`` end up in the same order as before.
 """
 
@@ -45,7 +45,7 @@ cdef enum:
     OP_TS_OF_FIRST = 24
     OP_DOUBLE_EXP_SMOOTHING = 25
 
-# numba's quicksort: insertion sort below this size, and its stack depth.
+# The quicksort: insertion sort below this size, and its stack depth.
 cdef enum:
     SMALL_QUICKSORT = 15
     MAX_STACK = 100
@@ -62,7 +62,7 @@ cdef inline double kahan(double inc, double s, double* c) noexcept nogil:
 
 
 cdef inline bint lt_floats(double a, double b) noexcept nogil:
-    """numpy's (and numba's) sort order: NaNs last."""
+    """numpy's sort order: NaNs last."""
     return a < b or (isnan(b) and not isnan(a))
 
 
@@ -84,7 +84,7 @@ cdef inline Py_ssize_t _partition(double* a, Py_ssize_t low, Py_ssize_t high) no
     cdef Py_ssize_t mid = (low + high) >> 1
     cdef Py_ssize_t i, j
     cdef double pivot, x
-    # median of three {low, middle, high}, with numba's exact swaps
+    # median of three {low, middle, high}, with the earlier kernels' exact swaps
     if lt_floats(a[mid], a[low]):
         x = a[low]; a[low] = a[mid]; a[mid] = x
     if lt_floats(a[high], a[mid]):
@@ -110,7 +110,7 @@ cdef inline Py_ssize_t _partition(double* a, Py_ssize_t low, Py_ssize_t high) no
 
 
 cdef inline void sort_floats(double* a, Py_ssize_t n) noexcept nogil:
-    """Sort ``a[:n]`` in place exactly as numba's ``np.sort`` does (same algorithm, same tie order)."""
+    """Sort ``a[:n]`` in place as the earlier kernels' ``np.sort`` did (same algorithm, same tie order)."""
     cdef Py_ssize_t stack_lo[MAX_STACK]
     cdef Py_ssize_t stack_hi[MAX_STACK]
     cdef Py_ssize_t top, low, high, i
@@ -190,7 +190,7 @@ cdef extern from *:
     /* The four Kahan sums of a linear regression (x, y, x*y, x*x), two per SSE2 register.
        Each lane does exactly Prometheus's kahanSumInc -- t = s + inc; c = 0 if t is ±Inf,
        else c += |s| >= |inc| ? (s - t) + inc : (inc - t) + s -- with the select done by
-       masks, not branches (numba's LLVM vectorised these sums the same way; gcc does not).
+       masks, not branches (the earlier LLVM-compiled kernels were vectorised so; gcc does not).
        Lane for lane the operations and their order are the scalar ones, so are the results. */
     #include <math.h>
     typedef struct { double sx, cx, sy, cy, sxy, cxy, sx2, cx2; } promlite_sums;

@@ -3,7 +3,7 @@
 Element-wise functions are numpy ufuncs over the whole ``(series x steps)``
 matrix. Label functions (``label_replace``/``label_join``) run once per
 *series*. ``histogram_quantile`` groups bucket series once and computes
-every (group, step) cell in a numba kernel with Prometheus's
+every (group, step) cell in a compiled kernel (``_histogram_kernels.pyx``) with Prometheus's
 ``BucketQuantile`` rules (coalesced buckets, forced monotonicity, linear
 interpolation, ``+Inf`` bucket required).
 """
@@ -15,10 +15,10 @@ import re
 
 import numpy as np
 import re2
-from numba import njit
 
 from tsdb.labels import METRIC_NAME, Labels
 
+from ._histogram_kernels import histogram_groups
 from .eval_binary import merge_rows
 from .regex_errors import regex_error_message
 from .values import SeriesMatrix, Steps
@@ -227,168 +227,6 @@ def scalar_of(m: SeriesMatrix, n_steps: int) -> Steps:
 # -- classic histograms --------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
-def _almost_equal(a, b, eps):  # pragma: no cover - numba
-    min_normal = 2.2250738585072014e-308
-    if a == b:
-        return True
-    abs_sum = abs(a) + abs(b)
-    diff = abs(a - b)
-    if a == 0 or b == 0 or abs_sum < min_normal:
-        return diff < eps * min_normal
-    return diff / min(abs_sum, 1.7976931348623157e308) < eps
-
-
-@njit(cache=True, nogil=True)
-def _coalesce_buckets(ub, cnt):  # pragma: no cover - numba
-    """Merge buckets with equal upper bounds (summing counts); returns (bounds, counts, k used)."""
-    n = len(ub)
-    bu = np.empty(n)
-    bc = np.empty(n)
-    k = 0
-    for i in range(n):
-        if k > 0 and ub[i] == bu[k - 1]:
-            bc[k - 1] += cnt[i]
-        else:
-            bu[k] = ub[i]
-            bc[k] = cnt[i]
-            k += 1
-    return bu, bc, k
-
-
-@njit(cache=True, nogil=True)
-def _bucket_quantile(q, ub, cnt):  # pragma: no cover - numba
-    """Prometheus's ``BucketQuantile`` for buckets sorted by upper bound ``ub``."""
-    if math.isnan(q):
-        return np.nan
-    if q < 0:
-        return -np.inf
-    if q > 1:
-        return np.inf
-    n = len(ub)
-    if n == 0 or not (math.isinf(ub[n - 1]) and ub[n - 1] > 0):
-        return np.nan
-    bu, bc, k = _coalesce_buckets(ub, cnt)
-    prev = bc[0]
-    for i in range(1, k):
-        cur = bc[i]
-        if cur == prev:
-            continue
-        if _almost_equal(prev, cur, 1e-12):
-            bc[i] = prev
-            continue
-        if cur < prev:
-            bc[i] = prev
-            continue
-        prev = cur
-    if k < 2:
-        return np.nan
-    obs = bc[k - 1]
-    if obs == 0:
-        return np.nan
-    rank = q * obs
-    b = k - 1
-    for i in range(k - 1):
-        if bc[i] >= rank:
-            b = i
-            break
-    if b == k - 1:
-        return bu[k - 2]
-    if b == 0 and bu[0] <= 0:
-        return bu[0]
-    start = 0.0
-    end = bu[b]
-    count = bc[b]
-    if b > 0:
-        start = bu[b - 1]
-        count -= bc[b - 1]
-        rank -= bc[b - 1]
-    return start + (end - start) * (rank / count)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _rank_inside(x, lb, hb, rank_below, rank_at_hb):  # pragma: no cover - numba
-    """The cumulative count at ``x`` inside bucket ``(lb, hb]``, interpolated linearly (ends at ±Inf: no interpolation)."""
-    if math.isinf(lb):
-        return rank_at_hb
-    if math.isinf(hb):
-        return rank_below
-    return rank_below + (rank_at_hb - rank_below) * (x - lb) / (hb - lb)
-
-
-@njit(cache=True, nogil=True)
-def _bucket_fraction(lower, upper, ub, cnt):  # pragma: no cover - numba
-    """Prometheus's ``BucketFraction``: share of observations in ``[lower, upper]``."""
-    n = len(ub)
-    if n == 0 or not (math.isinf(ub[n - 1]) and ub[n - 1] > 0):
-        return np.nan
-    bu, bc, k = _coalesce_buckets(ub, cnt)
-    count = bc[k - 1]
-    if count == 0 or math.isnan(lower) or math.isnan(upper):
-        return np.nan
-    if lower >= upper:
-        return 0.0
-    rank = 0.0
-    lower_rank = 0.0
-    upper_rank = 0.0
-    lower_set = False
-    upper_set = False
-    for i in range(k):
-        if i == 0:
-            lb = 0.0 if bu[0] > 0 else -np.inf
-        else:
-            lb = bu[i - 1]
-        hb = bu[i]
-        if not lower_set and lb >= lower:
-            lower_rank = rank
-            lower_set = True
-        if not upper_set and lb >= upper:
-            upper_rank = rank
-            upper_set = True
-        if lower_set and upper_set:
-            break
-        if not lower_set and lb < lower and hb > lower:
-            lower_rank = _rank_inside(lower, lb, hb, rank, bc[i])
-            lower_set = True
-        if not upper_set and lb < upper and hb > upper:
-            upper_rank = _rank_inside(upper, lb, hb, rank, bc[i])
-            upper_set = True
-        if lower_set and upper_set:
-            break
-        rank = bc[i]
-    if not lower_set or lower_rank > count:
-        lower_rank = count
-    if not upper_set or upper_rank > count:
-        upper_rank = count
-    return (upper_rank - lower_rank) / count
-
-
-@njit(cache=True, nogil=True)
-def _hq(qs, qs2, ubs, values, present, order, starts, out_v, out_p):  # pragma: no cover - numba
-    n_groups = len(starts) - 1
-    n_steps = values.shape[1]
-    ub = np.empty(max(1, len(order)))
-    cnt = np.empty(max(1, len(order)))
-    for g in range(n_groups):
-        a = starts[g]
-        b = starts[g + 1]
-        for j in range(n_steps):
-            k = 0
-            for r in range(a, b):
-                row = order[r]
-                if present[row, j]:
-                    ub[k] = ubs[row]
-                    cnt[k] = values[row, j]
-                    k += 1
-            if k == 0:
-                continue
-            if len(qs2):
-                out_v[g, j] = _bucket_fraction(qs[j], qs2[j], ub[:k], cnt[:k])
-            else:
-                out_v[g, j] = _bucket_quantile(qs[j], ub[:k], cnt[:k])
-            out_p[g, j] = True
-
-
 def parse_le(text: str) -> float:
     """Go's ``strconv.ParseFloat`` for ``le`` values (``+Inf``, ``-.25``, ``1e0``, hex floats)."""
     s = text.strip()
@@ -437,8 +275,10 @@ def histogram_quantile(q: np.ndarray, m: SeriesMatrix, upper: np.ndarray | None 
     np.cumsum(np.bincount(gid, minlength=len(ids)), out=starts[1:])
     values = np.zeros((len(ids), n_steps))
     present = np.zeros((len(ids), n_steps), dtype=bool)
-    q2 = np.zeros(0) if upper is None else np.asarray(upper, dtype=np.float64)
-    _hq(np.asarray(q, dtype=np.float64), q2, ub_full, m.values, m.present, order, starts, values, present)
+    q2 = np.zeros(0) if upper is None else np.ascontiguousarray(upper, dtype=np.float64)
+    histogram_groups(np.ascontiguousarray(q, dtype=np.float64), q2, ub_full, np.asarray(m.values, dtype=np.float64),
+                     m.present.view(np.uint8), np.ascontiguousarray(order, dtype=np.int64), starts, values,
+                     present.view(np.uint8))
     return SeriesMatrix(list(ids), values, present).compact()
 
 

@@ -1,7 +1,8 @@
 """Selectors: load samples from the tsdb Querier and pick each step's sample.
 
 Strategy: one ``select_arrays`` call per selector over the whole time span
-the query needs (CSR arrays for all matching series), then one numba pass
+the query needs (CSR arrays for all matching series), then one compiled pass
+(``_selector_kernels.pyx``)
 over the series: for each series a pointer walks the (non-decreasing) step
 times, so picking the sample of every step costs ``O(samples + steps)`` per
 series, with no Python loop per sample or per step.
@@ -16,13 +17,13 @@ back, ``@`` pins it (the caller passes the resulting times).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 
 from tsdb.labels import Labels
 from tsdb.matchers import Matcher
 from tsdb.samples import SampleArrays
 
+from ._selector_kernels import pick
 from .values import RangeData, SeriesMatrix
 
 STALE_BITS = np.int64(0x7FF0000000000002)
@@ -31,6 +32,16 @@ STALE_BITS = np.int64(0x7FF0000000000002)
 def is_stale_array(vs: NDArray[np.float64]) -> NDArray[np.bool_]:
     """Whether each value is Prometheus's staleness marker (a NaN with a fixed bit pattern)."""
     return vs.view(np.int64) == STALE_BITS
+
+
+def _i64(a) -> np.ndarray:
+    """``a`` as a contiguous int64 array, as the compiled kernels take it (no copy when it already is one)."""
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _f64(a) -> np.ndarray:
+    """``a`` as a contiguous float64 array (no copy when it already is one)."""
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 class SampleLimitError(RuntimeError):
@@ -60,32 +71,6 @@ def load(db, matchers: tuple[Matcher, ...], mint: int, maxt: int, budget: Sample
     return list(labels), arrs
 
 
-@njit(cache=True, nogil=True)
-def _pick(ts, vs, stale, edges, times, lookback, out_v, out_p, out_t):  # pragma: no cover - numba
-    n = len(edges) - 1
-    n_steps = len(times)
-    for i in range(n):
-        a = edges[i]
-        b = edges[i + 1]
-        k = a  # first index with ts > times[j]
-        prev_t = times[0] if n_steps else 0
-        for j in range(n_steps):
-            t = times[j]
-            if t < prev_t:
-                k = a
-            prev_t = t
-            while k < b and ts[k] <= t:
-                k += 1
-            if k == a:
-                continue
-            s = k - 1
-            if ts[s] <= t - lookback or stale[s]:
-                continue
-            out_v[i, j] = vs[s]
-            out_p[i, j] = True
-            out_t[i, j] = ts[s]
-
-
 def select_instant(
     db, matchers: tuple[Matcher, ...], times: NDArray[np.int64], lookback_ms: int, budget: SampleBudget
 ) -> SeriesMatrix:
@@ -100,7 +85,8 @@ def select_instant(
     present = np.zeros((n, n_steps), dtype=bool)
     sample_ts = np.zeros((n, n_steps), dtype=np.int64)
     if n:
-        _pick(arrs.ts, arrs.vs, is_stale_array(arrs.vs), arrs.edges, times, lookback_ms, values, present, sample_ts)
+        pick(_i64(arrs.ts), _f64(arrs.vs), is_stale_array(arrs.vs).view(np.uint8), _i64(arrs.edges), _i64(times),
+             lookback_ms, values, present.view(np.uint8), sample_ts)
     return SeriesMatrix(labels, values, present, sample_ts=sample_ts).compact()
 
 
