@@ -2,7 +2,7 @@
 """The compiled part of :mod:`promlite.server.render_kernels` (built ahead of time, see setup.py).
 
 The strategy, the value formats and the proofs of exactness are in
-render_kernels.py's docstring; this file follows it line for line. Each
+render_kernels.py's docstring; this file follows it. Each
 ``def`` checks its arguments, then runs a ``cdef ... noexcept nogil`` core
 over raw pointers without the GIL. The cores cannot raise: they return a
 negative code (``ERR_*``) and the ``def`` turns it into the ``RuntimeError``.
@@ -424,6 +424,95 @@ cdef struct Inputs:
     const uint8_t* slow
 
 
+cdef inline int64_t _e_form_end(const uint8_t* slow, int64_t cur, bint negative_exp) noexcept nogil:
+    """Where the exponent digits start if ``slow[cur:]`` reads ``[-]d[.ddd]e±x`` (1-3 digits ``x``) with no
+    trailing zero in the mantissa and the expected exponent sign, then ``,`` or ``]``; else 0."""
+    cdef int64_t i = cur
+    cdef int64_t k
+    if slow[i] == 45:
+        i += 1
+    if not 49 <= slow[i] <= 57:  # a leading digit 1-9
+        return 0
+    i += 1
+    if slow[i] == 46:
+        i += 1
+        if not 48 <= slow[i] <= 57:
+            return 0
+        while 48 <= slow[i] <= 57:
+            i += 1
+        if slow[i - 1] == 48:  # a trailing zero: not the shortest digits
+            return 0
+    if slow[i] != 101 or slow[i + 1] != (45 if negative_exp else 43):
+        return 0
+    i += 2
+    k = 0
+    while k < 4 and 48 <= slow[i + k] <= 57:
+        k += 1
+    if k == 0 or k == 4 or (slow[i + k] != 44 and slow[i + k] != 93):
+        return 0
+    return i
+
+
+cdef inline int64_t _write_e_form(out_t out, int64_t pos, const uint8_t* slow, int64_t cur, int64_t exp_at,
+                                  bint go_e) noexcept nogil:
+    """Write orjson's ``[-]d[.ddd]e±x`` at ``slow[cur:]`` (``exp_at``: where ``x`` starts) as Go does; the end,
+    or 0 for a layout left to the general parser (a decimal point inside the digits).
+
+    ``go_e``: Go's 'e' form too, which differs only by its two-digit exponent.
+    Otherwise Go is positional: ``0.000ddd`` below 1, ``dddd000`` from 10**16.
+    """
+    cdef int64_t i = cur
+    cdef int64_t d, x, nd, frac_at
+    if go_e:
+        for d in range(exp_at - cur):
+            out[pos + d] = slow[cur + d]
+        pos += exp_at - cur
+        if not 48 <= slow[exp_at + 1] <= 57:  # one exponent digit
+            out[pos] = 48
+            out[pos + 1] = slow[exp_at]
+            return pos + 2
+        out[pos] = slow[exp_at]
+        out[pos + 1] = slow[exp_at + 1]
+        if 48 <= slow[exp_at + 2] <= 57:
+            out[pos + 2] = slow[exp_at + 2]
+            return pos + 3
+        return pos + 2
+    x = 0
+    d = exp_at
+    while 48 <= slow[d] <= 57:
+        x = x * 10 + (slow[d] - 48)
+        d += 1
+    if slow[i] == 45:
+        out[pos] = 45
+        pos += 1
+        i += 1
+    # the digits: slow[i], then slow[frac_at:exp_at - 2] (after the '.', if any)
+    frac_at = i + 2 if slow[i + 1] == 46 else i + 1
+    nd = 1 + (exp_at - 2 - frac_at if slow[i + 1] == 46 else 0)
+    if slow[exp_at - 1] == 45:  # 0.000ddd: x - 1 zeros after the point
+        out[pos] = 48
+        out[pos + 1] = 46
+        pos += 2
+        for d in range(x - 1):
+            out[pos + d] = 48
+        pos += x - 1
+        out[pos] = slow[i]
+        pos += 1
+        for d in range(nd - 1):
+            out[pos + d] = slow[frac_at + d]
+        return pos + nd - 1
+    if nd - 1 > x:  # a point inside the digits (never from 10**16 on): the general parser's
+        return 0
+    out[pos] = slow[i]
+    pos += 1
+    for d in range(nd - 1):
+        out[pos + d] = slow[frac_at + d]
+    pos += nd - 1
+    for d in range(x - (nd - 1)):  # zeros past the digits
+        out[pos + d] = 48
+    return pos + x - (nd - 1)
+
+
 cdef inline int64_t _write_slow(out_t out, int64_t pos, double v, const uint8_t* slow, int64_t* cur_p,
                                 uint8_t* digits) noexcept nogil:
     """Write a :data:`SLOW` value, laid out as Go does from orjson's text at ``cur_p[0]``; return the end.
@@ -450,6 +539,16 @@ cdef inline int64_t _write_slow(out_t out, int64_t pos, double v, const uint8_t*
                 out[pos + d] = slow[cur + d]
             cur_p[0] = end + 1
             return pos + n
+    else:
+        # orjson wrote ``[-]d[.ddd]e±x`` (shortest digits): lay it out from the text directly
+        end = _e_form_end(slow, cur, av < 1.0)
+        if end > 0:
+            q = _write_e_form(out, pos, slow, cur, end, av < 1e-6 or av >= 1e21)
+            if q > 0:
+                while slow[end] != 44 and slow[end] != 93:
+                    end += 1
+                cur_p[0] = end + 1
+                return q
     # parse the number: significant digits into `digits`, value = 0.D * 10**point
     nd = 0
     point = 0

@@ -98,7 +98,8 @@ EDGES = [0.0, -0.0, STALE_NAN, float("nan"), float("inf"), float("-inf"), 5e-324
          2.2250738585072014e-308, 1e-7, 1e-6, 9.999999999999997e-07, 1e-5, 9.99e-6, 2.0**-16,
          np.nextafter(2.0**-16, 0), 1e16, 1e16 + 2, 2.0**50 + 0.5, 2.0**52 - 0.5, 2.0**53, 2.0**53 + 2,
          2.0**63, 9.999999999999999e20, 1e21, 1.2345678901234568e20, 1974014629615873.75, 0.1, 1 / 3,
-         123.45, 12345.67, 1e300, -1e-300]
+         123.45, 12345.67, 1e300, -1e-300, 1.5e-6, -9.87654321e-6, 2.5e-7, -1.2345e17, 1e16 * 3, 4.56e20,
+         -7e-100, 1.25e105, 1.0000000000000002e-7]
 decimals = st.builds(lambda m, k: m / 10.0**k, st.integers(-(10**17), 10**17), st.integers(0, 22))
 from_bits = st.integers(0, 2**64 - 1).map(lambda b: struct.unpack("<d", struct.pack("<Q", b))[0])
 values = st.one_of(st.floats(), st.sampled_from(EDGES), from_bits, decimals,
