@@ -4,17 +4,23 @@
 The strategy, the status codes and the sealing rules are documented in
 head_kernels.py, which re-exports these functions. Every ``def`` releases
 the GIL for its loop (the compactor thread runs beside the appenders).
-Arrays come with the exact dtypes the head allocates (see ``Head.__init__``):
-a typed memoryview rejects any other, where numba would have compiled a
-second version.
+Arrays come with the exact dtypes the head allocates (see ``Head.__init__``),
+C-contiguous; any other is rejected (``ValueError``, see ``_ndarray.pxd``)
+instead of converted. Sizes the kernels index by (``refs`` into ref-indexed
+arrays, slots into slot-indexed ones) are the caller's invariants, as they
+always were: they are not checked per sample.
 """
 
 import numpy as np
 
+cimport numpy as cnp
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memset
 
+from tsdb._ndarray cimport length, ro_i32, ro_i64, ro_u8, rw_i8, rw_i32, rw_i64, rw_u8, rw_u8_2d
 from tsdb.codec._bits cimport clz64, ctz64
+
+cnp.import_array()
 
 # the codes of tsdb.head_kernels
 cdef enum:
@@ -111,43 +117,66 @@ cdef inline int64_t _put_dod(uint8_t *row, int64_t pos, int64_t dod) noexcept no
     return _put(row, pos, u, 64)
 
 
-cdef inline int64_t _seal(int64_t s, int64_t r, uint8_t[:, ::1] slab, int32_t[::1] nsamp, int32_t[::1] nbits,
-                          uint8_t[::1] extra, const int64_t[::1] first_t, const int64_t[::1] last_t,
-                          uint8_t[::1] lead, uint8_t[::1] stage, int64_t stage_pos, int64_t k,
-                          int64_t[::1] st_ref, int64_t[::1] st_off, int64_t[::1] st_mint,
-                          int64_t[::1] st_maxt) noexcept nogil:
+
+cdef struct _Slots:
+    # the open chunks: slot-indexed (slab rows of ``width`` bytes)
+    uint8_t *slab
+    int64_t width
+    int32_t *nsamp
+    int32_t *nbits
+    uint8_t *extra
+    int64_t *first_t
+    int64_t *prev_delta
+    uint8_t *lead
+    uint8_t *trail
+    # ref-indexed
+    int64_t *last_t
+    int64_t *last_bits
+
+
+cdef struct _Stage:
+    uint8_t *data
+    int64_t size
+    int64_t *ref
+    int64_t *off
+    int64_t *mint
+    int64_t *maxt
+    int64_t nchunks
+
+
+cdef inline int64_t _seal(int64_t s, int64_t r, _Slots *sl, _Stage *st, int64_t stage_pos,
+                          int64_t k) noexcept nogil:
     """Copy slot ``s``'s open chunk to the staging area as sealed chunk ``k``; reset the slot."""
-    cdef int64_t nbytes = ((<int64_t>nbits[s] + 7) >> 3) + extra[s]
-    st_ref[k] = r
-    st_off[k] = stage_pos
-    st_mint[k] = first_t[s]
-    st_maxt[k] = last_t[r]
-    memcpy(&stage[stage_pos], &slab[s, 0], nbytes)
-    memset(&slab[s, 0], 0, nbytes)
-    nsamp[s] = 0
-    nbits[s] = 0
-    extra[s] = 0
-    lead[s] = NO_WINDOW
+    cdef int64_t nbytes = ((<int64_t>sl.nbits[s] + 7) >> 3) + sl.extra[s]
+    cdef uint8_t *row = sl.slab + s * sl.width
+    st.ref[k] = r
+    st.off[k] = stage_pos
+    st.mint[k] = sl.first_t[s]
+    st.maxt[k] = sl.last_t[r]
+    memcpy(st.data + stage_pos, row, nbytes)
+    memset(row, 0, nbytes)
+    sl.nsamp[s] = 0
+    sl.nbits[s] = 0
+    sl.extra[s] = 0
+    sl.lead[s] = NO_WINDOW
     return stage_pos + nbytes
 
 
-cdef int64_t _append(int64_t start, const int64_t[::1] refs, const int64_t[::1] ts, const int64_t[::1] vbits,
-                     int64_t min_valid_t, int64_t block_range, int64_t max_samples,
-                     int64_t[::1] last_t, int64_t[::1] last_bits, const int64_t[::1] slot_of,
-                     uint8_t[:, ::1] slab, int32_t[::1] nsamp, int32_t[::1] nbits, uint8_t[::1] extra,
-                     int64_t[::1] first_t, int64_t[::1] prev_delta, uint8_t[::1] lead, uint8_t[::1] trail,
-                     uint8_t[::1] stage, int64_t[::1] st_ref, int64_t[::1] st_off, int64_t[::1] st_mint,
-                     int64_t[::1] st_maxt, int8_t[::1] status, int64_t *out_k, int64_t *out_spos) noexcept nogil:
-    cdef int64_t width = slab.shape[1]
+cdef int64_t _append(int64_t start, int64_t nrefs, const int64_t *refs, const int64_t *ts, const int64_t *vbits,
+                     int64_t min_valid_t, int64_t block_range, int64_t max_samples, const int64_t *slot_of,
+                     _Slots *sl, _Stage *st, int8_t *status, int64_t *out_k, int64_t *out_spos) noexcept nogil:
+    cdef int64_t width = sl.width
     cdef int64_t cap_bits = width * 8
     cdef int64_t k = 0
     cdef int64_t spos = 0
     cdef int64_t i, r, t, b, lt, s, n, pos, last_nb, d
     cdef uint64_t zz
     cdef uint8_t *row
-    cdef uint8_t *lead_p = &lead[0]
-    cdef uint8_t *trail_p = &trail[0]
-    for i in range(start, refs.shape[0]):
+    cdef int64_t *last_t = sl.last_t
+    cdef int64_t *last_bits = sl.last_bits
+    cdef int32_t *nsamp = sl.nsamp
+    cdef int32_t *nbits = sl.nbits
+    for i in range(start, nrefs):
         r = refs[i]
         t = ts[i]
         b = vbits[i]
@@ -166,41 +195,40 @@ cdef int64_t _append(int64_t start, const int64_t[::1] refs, const int64_t[::1] 
         if n > 0 and (
             n >= max_samples
             or <int64_t>nbits[s] + WORST_SAMPLE_BYTES * 8 > cap_bits
-            or _floordiv(first_t[s], block_range) != _floordiv(t, block_range)
+            or _floordiv(sl.first_t[s], block_range) != _floordiv(t, block_range)
         ):
-            if spos + width > stage.shape[0] or k + 1 >= st_ref.shape[0]:
+            if spos + width > st.size or k + 1 >= st.nchunks:
                 out_k[0] = k
                 out_spos[0] = spos
                 return i
-            spos = _seal(s, r, slab, nsamp, nbits, extra, first_t, last_t, lead, stage, spos, k,
-                         st_ref, st_off, st_mint, st_maxt)
+            spos = _seal(s, r, sl, st, spos, k)
             k += 1
             n = 0
-        row = &slab[s, 0]
+        row = sl.slab + s * width
         if n == 0:
             pos = 16  # the 2-byte sample count comes first
             zz = ((<uint64_t>t) << 1) ^ (<uint64_t>(t >> 63))
             pos = _put_uvarint(row, pos, zz)
             pos = _put(row, pos, <uint64_t>b, 64)
             last_nb = 64
-            first_t[s] = t
-            lead[s] = NO_WINDOW
+            sl.first_t[s] = t
+            sl.lead[s] = NO_WINDOW
         elif n == 1:
             d = <int64_t>(<uint64_t>t - <uint64_t>lt)
             pos = _put_uvarint(row, nbits[s], <uint64_t>d)
-            pos = _put_value(row, pos, s, b, last_bits[r], lead_p, trail_p, &last_nb)
-            prev_delta[s] = d
+            pos = _put_value(row, pos, s, b, last_bits[r], sl.lead, sl.trail, &last_nb)
+            sl.prev_delta[s] = d
         else:
             d = <int64_t>(<uint64_t>t - <uint64_t>lt)
-            pos = _put_dod(row, nbits[s], <int64_t>(<uint64_t>d - <uint64_t>prev_delta[s]))
-            pos = _put_value(row, pos, s, b, last_bits[r], lead_p, trail_p, &last_nb)
-            prev_delta[s] = d
+            pos = _put_dod(row, nbits[s], <int64_t>(<uint64_t>d - <uint64_t>sl.prev_delta[s]))
+            pos = _put_value(row, pos, s, b, last_bits[r], sl.lead, sl.trail, &last_nb)
+            sl.prev_delta[s] = d
         n += 1
         nbits[s] = <int32_t>pos
         # Prometheus's bstream leaves an empty byte after a field written
         # byte-wise (whole bytes) that ends on a byte boundary: keep it, so
         # the chunk's bytes are Prometheus's bytes
-        extra[s] = 1 if (last_nb > 0 and last_nb % 8 == 0 and pos % 8 == 0) else 0
+        sl.extra[s] = 1 if (last_nb > 0 and last_nb % 8 == 0 and pos % 8 == 0) else 0
         nsamp[s] = <int32_t>n
         row[0] = <uint8_t>(n >> 8)
         row[1] = <uint8_t>(n & 0xFF)
@@ -209,17 +237,27 @@ cdef int64_t _append(int64_t start, const int64_t[::1] refs, const int64_t[::1] 
         status[i] = OK
     out_k[0] = k
     out_spos[0] = spos
-    return refs.shape[0]
+    return nrefs
+
+
+cdef int _stage(_Stage *st, stage, st_ref, st_off, st_mint, st_maxt) except -1:
+    st.data = rw_u8(stage, "stage")
+    st.size = length(stage)
+    st.ref = rw_i64(st_ref, "st_ref")
+    st.off = rw_i64(st_off, "st_off")
+    st.mint = rw_i64(st_mint, "st_mint")
+    st.maxt = rw_i64(st_maxt, "st_maxt")
+    st.nchunks = length(st_ref)
+    if length(st_off) < st.nchunks or length(st_mint) < st.nchunks or length(st_maxt) < st.nchunks:
+        raise ValueError("staging arrays differ in length")
+    return 0
 
 
 def append_samples(
-    int64_t start, const int64_t[::1] refs, const int64_t[::1] ts, const int64_t[::1] vbits,
-    int64_t min_valid_t, int64_t block_range, int64_t max_samples,
-    int64_t[::1] last_t, int64_t[::1] last_bits, const int64_t[::1] slot_of,
-    uint8_t[:, ::1] slab, int32_t[::1] nsamp, int32_t[::1] nbits, uint8_t[::1] extra,
-    int64_t[::1] first_t, int64_t[::1] prev_delta, uint8_t[::1] lead, uint8_t[::1] trail,
-    uint8_t[::1] stage, int64_t[::1] st_ref, int64_t[::1] st_off, int64_t[::1] st_mint,
-    int64_t[::1] st_maxt, int8_t[::1] status,
+    int64_t start, refs, ts, vbits, int64_t min_valid_t, int64_t block_range, int64_t max_samples,
+    last_t, last_bits, slot_of,
+    slab, nsamp, nbits, extra, first_t, prev_delta, lead, trail,
+    stage, st_ref, st_off, st_mint, st_maxt, status,
 ):
     """Append ``(refs[i], ts[i], vbits[i])`` for ``i >= start`` in order.
 
@@ -232,41 +270,70 @@ def append_samples(
     series ``st_ref[k]``. Block windows are ``t // block_range`` (floor, as
     Python's, also for negative timestamps).
     """
+    cdef _Slots sl
+    cdef _Stage st
+    cdef const int64_t *r = ro_i64(refs, "refs")
+    cdef int64_t n = length(refs)
+    cdef const int64_t *t = ro_i64(ts, "ts")
+    cdef const int64_t *v = ro_i64(vbits, "vbits")
+    cdef const int64_t *so = ro_i64(slot_of, "slot_of")
+    cdef int8_t *stat = rw_i8(status, "status")
     cdef int64_t k = 0, spos = 0, nxt
-    if block_range <= 0:
-        raise ValueError(f"block_range must be positive, got {block_range}")
+    sl.last_t = rw_i64(last_t, "last_t")
+    sl.last_bits = rw_i64(last_bits, "last_bits")
+    sl.slab = rw_u8_2d(slab, "slab")
+    sl.width = cnp.PyArray_DIM(<cnp.ndarray>slab, 1)
+    sl.nsamp = rw_i32(nsamp, "nsamp")
+    sl.nbits = rw_i32(nbits, "nbits")
+    sl.extra = rw_u8(extra, "extra")
+    sl.first_t = rw_i64(first_t, "first_t")
+    sl.prev_delta = rw_i64(prev_delta, "prev_delta")
+    sl.lead = rw_u8(lead, "lead")
+    sl.trail = rw_u8(trail, "trail")
+    _stage(&st, stage, st_ref, st_off, st_mint, st_maxt)
+    if length(ts) < n or length(vbits) < n or length(status) < n:
+        raise ValueError("refs, ts, vbits and status differ in length")
+    if block_range == 0:
+        raise ZeroDivisionError("block_range is 0")
     with nogil:
-        nxt = _append(start, refs, ts, vbits, min_valid_t, block_range, max_samples, last_t, last_bits,
-                      slot_of, slab, nsamp, nbits, extra, first_t, prev_delta, lead, trail, stage, st_ref,
-                      st_off, st_mint, st_maxt, status, &k, &spos)
+        nxt = _append(start, n, r, t, v, min_valid_t, block_range, max_samples, so, &sl, &st, stat, &k, &spos)
     return k, spos, nxt
 
 
 def seal_slots(
-    const int64_t[::1] slots, const int64_t[::1] slot_ref, uint8_t[:, ::1] slab, int32_t[::1] nsamp,
-    int32_t[::1] nbits, uint8_t[::1] extra, const int64_t[::1] first_t, const int64_t[::1] last_t,
-    uint8_t[::1] lead, uint8_t[::1] stage, int64_t[::1] st_ref, int64_t[::1] st_off,
-    int64_t[::1] st_mint, int64_t[::1] st_maxt,
+    slots, slot_ref, slab, nsamp, nbits, extra, first_t, last_t, lead, stage, st_ref, st_off, st_mint, st_maxt,
 ):
     """Seal the open chunks of ``slots`` (those holding samples); returns (chunks, bytes)."""
+    cdef _Slots sl
+    cdef _Stage st
+    cdef const int64_t *sls = ro_i64(slots, "slots")
+    cdef const int64_t *sref = ro_i64(slot_ref, "slot_ref")
+    cdef int64_t n = length(slots)
     cdef int64_t k = 0, spos = 0, i, s
+    sl.slab = rw_u8_2d(slab, "slab")
+    sl.width = cnp.PyArray_DIM(<cnp.ndarray>slab, 1)
+    sl.nsamp = rw_i32(nsamp, "nsamp")
+    sl.nbits = rw_i32(nbits, "nbits")
+    sl.extra = rw_u8(extra, "extra")
+    sl.first_t = <int64_t *>ro_i64(first_t, "first_t")  # read only here
+    sl.last_t = <int64_t *>ro_i64(last_t, "last_t")  # read only here
+    sl.lead = rw_u8(lead, "lead")
+    _stage(&st, stage, st_ref, st_off, st_mint, st_maxt)
     with nogil:
-        for i in range(slots.shape[0]):
-            s = slots[i]
-            if nsamp[s] == 0:
+        for i in range(n):
+            s = sls[i]
+            if sl.nsamp[s] == 0:
                 continue
-            spos = _seal(s, slot_ref[s], slab, nsamp, nbits, extra, first_t, last_t, lead, stage, spos, k,
-                         st_ref, st_off, st_mint, st_maxt)
+            spos = _seal(s, sref[s], &sl, &st, spos, k)
             k += 1
     return k, spos
 
 
-cdef int64_t _merge_two(const int64_t[::1] a_t, const int64_t[::1] a_v, const int64_t[::1] a_edges,
-                        const int64_t[::1] b_t, const int64_t[::1] b_v, const int64_t[::1] b_edges,
-                        int64_t mint, int64_t maxt, int64_t[::1] out_t, int64_t[::1] out_v,
-                        int64_t[::1] out_edges) noexcept nogil:
+cdef int64_t _merge_two(const int64_t *a_t, const int64_t *a_v, const int64_t *a_edges,
+                        const int64_t *b_t, const int64_t *b_v, const int64_t *b_edges, int64_t nrows,
+                        int64_t mint, int64_t maxt, int64_t *out_t, int64_t *out_v,
+                        int64_t *out_edges) noexcept nogil:
     cdef int64_t pos = 0
-    cdef int64_t nrows = a_edges.shape[0] - 1
     cdef int64_t i, j, t
     for i in range(nrows):
         out_edges[i] = pos
@@ -286,34 +353,50 @@ cdef int64_t _merge_two(const int64_t[::1] a_t, const int64_t[::1] a_v, const in
     return pos
 
 
-def merge_two(const int64_t[::1] a_t, const int64_t[::1] a_v, const int64_t[::1] a_edges,
-              const int64_t[::1] b_t, const int64_t[::1] b_v, const int64_t[::1] b_edges,
-              int64_t mint, int64_t maxt, int64_t[::1] out_t, int64_t[::1] out_v, int64_t[::1] out_edges):
+def merge_two(a_t, a_v, a_edges, b_t, b_v, b_edges, int64_t mint, int64_t maxt, out_t, out_v, out_edges):
     """Per row: rows of CSR set ``a`` then of ``b``, clipped to ``[mint, maxt]``; returns samples written.
 
-    Values travel as int64 bit patterns.
+    Values travel as int64 bit patterns. ``out_t``/``out_v`` must hold all
+    samples of both sets, ``out_edges`` one more entry than there are rows.
     """
+    cdef const int64_t *at = ro_i64(a_t, "a_t")
+    cdef const int64_t *av = ro_i64(a_v, "a_v")
+    cdef const int64_t *ae = ro_i64(a_edges, "a_edges")
+    cdef const int64_t *bt = ro_i64(b_t, "b_t")
+    cdef const int64_t *bv = ro_i64(b_v, "b_v")
+    cdef const int64_t *be = ro_i64(b_edges, "b_edges")
+    cdef int64_t *ot = rw_i64(out_t, "out_t")
+    cdef int64_t *ov = rw_i64(out_v, "out_v")
+    cdef int64_t *oe = rw_i64(out_edges, "out_edges")
+    cdef int64_t nrows = length(a_edges) - 1
     cdef int64_t n
+    if nrows < 0 or length(b_edges) < nrows + 1 or length(out_edges) < nrows + 1:
+        raise ValueError("edges differ in length")
     with nogil:
-        n = _merge_two(a_t, a_v, a_edges, b_t, b_v, b_edges, mint, maxt, out_t, out_v, out_edges)
+        n = _merge_two(at, av, ae, bt, bv, be, nrows, mint, maxt, ot, ov, oe)
     return n
 
 
-def gather_bytes(const uint8_t[::1] src, const int64_t[::1] offsets, const int64_t[::1] lengths,
-                 uint8_t[::1] out):
+def gather_bytes(src, offsets, lengths, out):
     """Copy ``src[offsets[i]:offsets[i]+lengths[i]]`` for each i into ``out`` back to back."""
+    cdef const uint8_t *sp = ro_u8(src, "src")
+    cdef const int64_t *offs = ro_i64(offsets, "offsets")
+    cdef const int64_t *lens = ro_i64(lengths, "lengths")
+    cdef uint8_t *o = rw_u8(out, "out")
+    cdef int64_t k = length(offsets)
     cdef int64_t pos = 0, i, n
+    if length(lengths) < k:
+        raise ValueError("offsets and lengths differ in length")
     with nogil:
-        for i in range(offsets.shape[0]):
-            n = lengths[i]
+        for i in range(k):
+            n = lens[i]
             if n > 0:
-                memcpy(&out[pos], &src[offsets[i]], n)
+                memcpy(o + pos, sp + offs[i], n)
             pos += n
     return pos
 
 
-def classify_out_of_order(const int64_t[::1] refs, const int64_t[::1] ts, int64_t[::1] last_t,
-                          int64_t min_valid_t, int64_t ooo_min_t, int8_t[::1] out):
+def classify_out_of_order(refs, ts, last_t, int64_t min_valid_t, int64_t ooo_min_t, out):
     """Sort a batch into in-order, out-of-order and too-old samples, as Prometheus's ``appendable``.
 
     A sample is in order when it is at or after ``min_valid_t`` and not before
@@ -324,64 +407,87 @@ def classify_out_of_order(const int64_t[::1] refs, const int64_t[::1] ts, int64_
     window), else too old. ``last_t`` is updated as the head would and then
     restored, so the caller's state is unchanged.
     """
-    cdef int64_t n = refs.shape[0]
-    cdef int64_t[::1] saved = np.empty(n, dtype=np.int64)
+    cdef const int64_t *rf = ro_i64(refs, "refs")
+    cdef const int64_t *tp = ro_i64(ts, "ts")
+    cdef int64_t *lt_ = rw_i64(last_t, "last_t")
+    cdef int8_t *o = rw_i8(out, "out")
+    cdef int64_t n = length(refs)
+    saved_arr = np.empty(n, dtype=np.int64)
+    cdef int64_t *saved = rw_i64(saved_arr, "saved")
     cdef int64_t i, r, t, lt
+    if length(ts) < n or length(out) < n:
+        raise ValueError("refs, ts and out differ in length")
     with nogil:
         for i in range(n):
-            saved[i] = last_t[refs[i]]
+            saved[i] = lt_[rf[i]]
         for i in range(n):
-            r = refs[i]
-            t = ts[i]
-            lt = last_t[r]
+            r = rf[i]
+            t = tp[i]
+            lt = lt_[r]
             if t >= min_valid_t and t >= lt:
-                out[i] = IN_ORDER
+                o[i] = IN_ORDER
                 if t > lt:
-                    last_t[r] = t
+                    lt_[r] = t
             elif t >= ooo_min_t:
-                out[i] = OUT_OF_ORDER_OK
+                o[i] = OUT_OF_ORDER_OK
             else:
-                out[i] = TOO_OLD
+                o[i] = TOO_OLD
         for i in range(n - 1, -1, -1):
-            last_t[refs[i]] = saved[i]
+            lt_[rf[i]] = saved[i]
 
 
 # -- the chunk lists of tsdb.head_chunks ------------------------------------------------
 
-def link_chunks(const int32_t[::1] chunk_ids, const int32_t[::1] refs, int32_t[::1] first, int32_t[::1] last,
-                int32_t[::1] nxt):
+def link_chunks(chunk_ids, refs, first, last, nxt):
     """Append chunk ``chunk_ids[i]`` to the linked list of series ``refs[i]``, for each i in order."""
+    cdef const int32_t *ids = ro_i32(chunk_ids, "chunk_ids")
+    cdef const int32_t *rf = ro_i32(refs, "refs")
+    cdef int32_t *fi = rw_i32(first, "first")
+    cdef int32_t *la = rw_i32(last, "last")
+    cdef int32_t *nx = rw_i32(nxt, "nxt")
+    cdef int64_t n = length(chunk_ids)
     cdef int64_t i
     cdef int32_t c, r
+    if length(refs) < n:
+        raise ValueError("chunk_ids and refs differ in length")
     with nogil:
-        for i in range(chunk_ids.shape[0]):
-            c = chunk_ids[i]
-            r = refs[i]
-            nxt[c] = -1
-            if last[r] < 0:
-                first[r] = c
+        for i in range(n):
+            c = ids[i]
+            r = rf[i]
+            nx[c] = -1
+            if la[r] < 0:
+                fi[r] = c
             else:
-                nxt[last[r]] = c
-            last[r] = c
+                nx[la[r]] = c
+            la[r] = c
 
 
-def collect_chunks(const int64_t[::1] refs, const int32_t[::1] first, const int32_t[::1] nxt,
-                   const int64_t[::1] cmint, const int64_t[::1] cmaxt, int64_t mint, int64_t maxt,
-                   int64_t[::1] out, int64_t[::1] counts):
+def collect_chunks(refs, first, nxt, cmint, cmaxt, int64_t mint, int64_t maxt, out, counts):
     """Chunk ids of each ref's list overlapping ``[mint, maxt]`` into ``out``, per-ref ``counts``; returns the total."""
+    cdef const int64_t *rf = ro_i64(refs, "refs")
+    cdef const int32_t *fi = ro_i32(first, "first")
+    cdef const int32_t *nx = ro_i32(nxt, "nxt")
+    cdef const int64_t *lo = ro_i64(cmint, "cmint")
+    cdef const int64_t *hi = ro_i64(cmaxt, "cmaxt")
+    cdef int64_t *o = rw_i64(out, "out")
+    cdef int64_t *cnt = rw_i64(counts, "counts")
+    cdef int64_t nref = length(refs)
+    cdef int64_t nfirst = length(first)
     cdef int64_t n = 0, i, r, k
     cdef int32_t c
+    if length(counts) < nref:
+        raise ValueError("refs and counts differ in length")
     with nogil:
-        for i in range(refs.shape[0]):
-            r = refs[i]
+        for i in range(nref):
+            r = rf[i]
             k = 0
-            if 0 <= r < first.shape[0]:
-                c = first[r]
+            if 0 <= r < nfirst:
+                c = fi[r]
                 while c >= 0:
-                    if cmaxt[c] >= mint and cmint[c] <= maxt:
-                        out[n] = c
+                    if hi[c] >= mint and lo[c] <= maxt:
+                        o[n] = c
                         n += 1
                         k += 1
-                    c = nxt[c]
-            counts[i] = k
+                    c = nx[c]
+            cnt[i] = k
     return n

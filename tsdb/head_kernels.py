@@ -22,8 +22,8 @@ payload (the staleness marker) is a duplicate only of itself.
 
 The loops are compiled ahead of time (``_head_kernels.pyx``, Cython) and
 run without the GIL; this module holds their Python-facing names and the
-status codes. Arrays must have the dtypes ``Head`` allocates (typed
-memoryviews accept no other).
+status codes. Arrays must have the dtypes ``Head`` allocates and be
+C-contiguous (the kernels reject any other with ``ValueError``).
 
 See docs/format/chunks.md for the bit layout this writes.
 """

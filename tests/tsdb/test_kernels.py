@@ -65,11 +65,19 @@ def test_block_windows_floor_negative_timestamps():
     assert [(int(c.mint[i]), int(c.maxt[i])) for i in range(c.n)] == [(-11, -11), (-10, -1), (0, 9), (10, 10)]
 
 
-def test_wrong_dtype_is_rejected_not_reinterpreted():
+def test_bad_arrays_are_rejected_not_reinterpreted():
     src = np.arange(10, dtype=np.uint8)
     out = np.zeros(4, dtype=np.uint8)
-    with pytest.raises(ValueError, match="dtype"):
-        gather_bytes(src, np.array([1, 5], dtype=np.int32), np.array([2, 2], dtype=np.int64), out)
+    lens = np.array([2, 2])
+    with pytest.raises(ValueError, match="offsets: dtype"):
+        gather_bytes(src, np.array([1, 5], dtype=np.int32), lens, out)
+    with pytest.raises(ValueError, match="offsets: .*contiguous"):
+        gather_bytes(src, np.array([1, 0, 5, 0])[::2], lens, out)
+    with pytest.raises(ValueError, match="out: .*read-only"):
+        gather_bytes(src, np.array([1, 5]), lens, np.frombuffer(bytes(4), dtype=np.uint8))
+    with pytest.raises(TypeError, match="src: expected a numpy array"):
+        gather_bytes(bytes(10), np.array([1, 5]), lens, out)
+    gather_bytes(np.frombuffer(bytes(range(10)), dtype=np.uint8), np.array([1, 5]), lens, out)  # read-only input: fine
     assert gather_bytes(src, np.array([1, 5]), np.array([2, 2]), out) == 4
     assert out.tolist() == [1, 2, 5, 6]
 

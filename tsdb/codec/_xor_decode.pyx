@@ -36,10 +36,15 @@ Invariants
 See docs/format/chunks.md for the bit layout.
 """
 
+cimport numpy as cnp
 from libc.stdint cimport int64_t, uint8_t, uint64_t
+
+from tsdb._ndarray cimport length, ro_i64, ro_u8, rw_i64, rw_u64
 
 from tsdb.codec._bits cimport load_be64
 from tsdb.codec._varint cimport VARINT_OK, VARINT_TRUNCATED, get_uvarint, get_varint
+
+cnp.import_array()
 
 #: Status codes (first element of the tuple returned by :func:`decode_many`).
 ERR_OK = 0
@@ -193,25 +198,19 @@ cdef inline void _set(_Status *s, int64_t status, int64_t chunk, int64_t sample,
     s.b = b
 
 
-cdef void _decode(const uint8_t[::1] data, const int64_t[::1] offsets, const int64_t[::1] lengths,
-                  const int64_t[::1] bounds, int64_t[::1] ts_out, uint64_t[::1] vbits_out,
+cdef void _decode(const uint8_t *d, int64_t size, const int64_t *offsets, const int64_t *lengths, int64_t k,
+                  const int64_t *bounds, int64_t nout, int64_t *ts_out, uint64_t *vbits_out,
                   _Status *res) noexcept nogil:
     cdef _Reader rd
-    cdef int64_t size = data.shape[0]
     cdef int64_t c, off, end, n, base, pos, i, j, start_bit, endbit, bitpos, t0, lead, trail
     cdef uint64_t v, t, delta, dod, x
     cdef int st
-    cdef const uint8_t *d = &data[0] if size > 0 else NULL
     cdef int64_t *tso
     cdef uint64_t *vbo
     rd.data = d
     rd.size = size
     _set(res, _OK, 0, 0, 0, 0, 0)
-    if bounds.shape[0] < offsets.shape[0] + 1 or lengths.shape[0] < offsets.shape[0] \
-            or vbits_out.shape[0] < ts_out.shape[0]:
-        _set(res, _BUG, 0, 0, 0, 0, 0)
-        return
-    for c in range(offsets.shape[0]):
+    for c in range(k):
         off = offsets[c]
         end = off + lengths[c]
         if off < 0 or lengths[c] < 0 or end > size:
@@ -222,7 +221,7 @@ cdef void _decode(const uint8_t[::1] data, const int64_t[::1] offsets, const int
             return
         n = ((<int64_t>d[off]) << 8) | (<int64_t>d[off + 1])
         base = bounds[c]
-        if bounds[c + 1] - base != n or base < 0 or bounds[c + 1] > ts_out.shape[0]:
+        if bounds[c + 1] - base != n or base < 0 or bounds[c + 1] > nout:
             _set(res, _BUG, c, 0, 0, n, 0)
             return
         if n == 0:
@@ -275,18 +274,30 @@ cdef void _decode(const uint8_t[::1] data, const int64_t[::1] offsets, const int
             vbo[j] = v
 
 
-def decode_many(const uint8_t[::1] data, const int64_t[::1] offsets, const int64_t[::1] lengths,
-                const int64_t[::1] bounds, int64_t[::1] ts_out, uint64_t[::1] vbits_out):
+def decode_many(data, offsets, lengths, bounds, ts_out, vbits_out):
     """Decode chunk ``c`` = ``data[offsets[c] : offsets[c] + lengths[c]]`` into
     ``ts_out/vbits_out[bounds[c] : bounds[c + 1]]``.
 
+    ``data`` is uint8, ``offsets``/``lengths``/``bounds`` int64 (``bounds``
+    one longer), ``ts_out`` int64 and ``vbits_out`` uint64 of the same length.
     Returns ``(status, chunk, sample, byte, a, b)``: ``status`` is one of the
     ``ERR_*`` codes; on error ``chunk`` and ``sample`` say where, ``byte`` is
     the byte (relative to the chunk) at which the failing sample starts and
     ``a``/``b`` carry code-specific detail (leading/sigbits for
     ``ERR_BAD_WINDOW``, the header count for ``ERR_BUG``). Runs without the GIL.
     """
+    cdef const uint8_t *d = ro_u8(data, "data")
+    cdef const int64_t *offs = ro_i64(offsets, "offsets")
+    cdef const int64_t *lens = ro_i64(lengths, "lengths")
+    cdef const int64_t *bnds = ro_i64(bounds, "bounds")
+    cdef int64_t *tso = rw_i64(ts_out, "ts_out")
+    cdef uint64_t *vbo = rw_u64(vbits_out, "vbits_out")
+    cdef int64_t k = length(offsets)
+    cdef int64_t size = length(data)
+    cdef int64_t nout = length(ts_out)
     cdef _Status res
+    if length(bounds) < k + 1 or length(lengths) < k or length(vbits_out) < nout:
+        return ERR_BUG, 0, 0, 0, 0, 0
     with nogil:
-        _decode(data, offsets, lengths, bounds, ts_out, vbits_out, &res)
+        _decode(d, size, offs, lens, k, bnds, nout, tso, vbo, &res)
     return res.status, res.chunk, res.sample, res.byte, res.a, res.b

@@ -45,10 +45,15 @@ See docs/format/chunks.md for the bit layout.
 
 import numpy as np
 
+cimport numpy as cnp
 from libc.stdint cimport int64_t, uint8_t, uint64_t
+
+from tsdb._ndarray cimport length, ro_i64, ro_u64, rw_i64, rw_u8
 
 from tsdb.codec._bits cimport clz64, ctz64, store_be32
 from tsdb.codec._varint cimport put_uvarint, put_varint
+
+cnp.import_array()
 
 #: Leading-zero sentinel meaning "no window yet" (Prometheus's 0xff).
 NO_WINDOW = 0xFF
@@ -165,18 +170,16 @@ cdef inline int _put_value(_Writer *w, uint64_t x, int *lead_prev, int *trail_pr
     return sig
 
 
-cdef int64_t _encode(const int64_t[::1] ts, const uint64_t[::1] vbits, const int64_t[::1] starts,
-                     const int64_t[::1] counts, uint8_t[::1] out, int64_t[::1] offsets) noexcept nogil:
+cdef int64_t _encode(const int64_t *ts, const uint64_t *vbits, const int64_t *starts, const int64_t *counts,
+                     int64_t k, uint8_t *o, int64_t size, int64_t *offsets) noexcept nogil:
     cdef _Writer w
-    cdef int64_t size = out.shape[0]
     cdef int64_t c, s, n, j, b
     cdef uint64_t t, t_prev, delta, delta_prev, v, v_prev
     cdef int lead, trail, npayload
     cdef bint empty_tail
-    cdef uint8_t *o = &out[0]
     w.out = o
     w.pos = 0
-    for c in range(starts.shape[0]):
+    for c in range(k):
         offsets[c] = w.pos
         s = starts[c]
         n = counts[c]
@@ -224,12 +227,11 @@ cdef int64_t _encode(const int64_t[::1] ts, const uint64_t[::1] vbits, const int
         if empty_tail:
             o[w.pos] = 0
             w.pos += 1
-    offsets[starts.shape[0]] = w.pos
+    offsets[k] = w.pos
     return w.pos
 
 
-def encode_many(const int64_t[::1] ts, const uint64_t[::1] vbits, const int64_t[::1] starts,
-                const int64_t[::1] counts, uint8_t[::1] out, int64_t[::1] offsets):
+def encode_many(ts, vbits, starts, counts, out, offsets):
     """Encode chunk ``i`` = samples ``starts[i] : starts[i] + counts[i]``.
 
     ``ts`` is int64, ``vbits`` the float64 values viewed as uint64, ``out``
@@ -237,13 +239,19 @@ def encode_many(const int64_t[::1] ts, const uint64_t[::1] vbits, const int64_t[
     an int64 array of ``len(starts) + 1`` entries that receives the chunk
     boundaries. Returns the number of bytes written, or -1 (a bug in the
     caller) if ``out`` is too small for the worst case of the next chunk.
-    Runs without the GIL.
+    The caller validated ``starts``/``counts`` against ``ts``. Runs without the GIL.
     """
+    cdef const int64_t *t = ro_i64(ts, "ts")
+    cdef const uint64_t *v = ro_u64(vbits, "vbits")
+    cdef const int64_t *s = ro_i64(starts, "starts")
+    cdef const int64_t *c = ro_i64(counts, "counts")
+    cdef uint8_t *o = rw_u8(out, "out")
+    cdef int64_t *off = rw_i64(offsets, "offsets")
+    cdef int64_t k = length(starts)
+    cdef int64_t size = length(out)
     cdef int64_t end
-    if offsets.shape[0] < starts.shape[0] + 1 or counts.shape[0] != starts.shape[0]:
+    if length(offsets) < k + 1 or length(counts) != k or length(vbits) != length(ts):
         return -1
-    if out.shape[0] == 0:
-        return -1 if starts.shape[0] else 0
     with nogil:
-        end = _encode(ts, vbits, starts, counts, out, offsets)
+        end = _encode(t, v, s, c, k, o, size, off)
     return end

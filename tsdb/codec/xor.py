@@ -22,9 +22,8 @@ Invariants
   subnormals included), for any int64 timestamps: sorted or not, any deltas.
 * ``encode`` output is byte-identical to a fresh Prometheus ``XORChunk``
   appended with the same samples; ``tsdb.codec.xor_reference`` is the oracle.
-* The kernels take typed memoryviews of one dtype each: every array handed
-  to them is made C-contiguous with that dtype; inputs are made *read-only*
-  (a cheap view) and declared ``const`` in the kernels, so read-only input
+* The kernels take C-contiguous arrays of one dtype each (checked at the
+  call, ``tsdb/_ndarray.pxd``) and only read their inputs, so read-only input
   such as ``np.frombuffer(bytes)`` or an mmap is accepted without a copy.
   Nothing is compiled at run time.
 

@@ -24,41 +24,46 @@ wraps modulo 2^64, as Go's does. Encoders check that ``out`` has the room
 their docstring asks for (``IndexError`` otherwise: a bug in the caller).
 """
 
+cimport numpy as cnp
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 
+from tsdb._ndarray cimport length, ro_i64, ro_u8, rw_i64, rw_u8
 from tsdb.codec._bits cimport load_be64, store_be64
 from tsdb.codec._varint cimport VARINT_OK, VARINT_TRUNCATED, get_uvarint, get_varint, put_varint
+
+cnp.import_array()
 
 OK = VARINT_OK
 TRUNCATED = VARINT_TRUNCATED
 
 
-def encode_samples_body(uint8_t[::1] out, const int64_t[::1] refs, const int64_t[::1] ts,
-                        const int64_t[::1] bits):
+def encode_samples_body(out, refs, ts, bits):
     """Write a samples record body (after the type byte) into ``out``; returns its length.
 
     ``out`` must hold ``16 + 28 * len(refs)`` bytes (two 10-byte varints and
     8 value bytes per sample at most). Empty input writes nothing, as
-    Prometheus's encoder does.
+    Prometheus's encoder does. All arrays are int64 but ``out`` (uint8).
     """
-    cdef int64_t n = refs.shape[0]
+    cdef uint8_t *o = rw_u8(out, "out")
+    cdef const int64_t *rf = ro_i64(refs, "refs")
+    cdef const int64_t *tp = ro_i64(ts, "ts")
+    cdef const int64_t *bp = ro_i64(bits, "bits")
+    cdef int64_t n = length(refs)
     cdef int64_t pos, i, r0, t0
-    cdef uint8_t *o
     if n == 0:
         return 0
-    if ts.shape[0] < n or bits.shape[0] < n or out.shape[0] < 16 + 28 * n:
-        raise IndexError(f"samples body: {out.shape[0]} bytes of room for {n} samples")
-    o = &out[0]
+    if length(ts) < n or length(bits) < n or length(out) < 16 + 28 * n:
+        raise IndexError(f"samples body: {length(out)} bytes of room for {n} samples")
     with nogil:
-        r0 = refs[0]
-        t0 = ts[0]
+        r0 = rf[0]
+        t0 = tp[0]
         store_be64(o, <uint64_t>r0)
         store_be64(o + 8, <uint64_t>t0)
         pos = 16
         for i in range(n):
-            pos = put_varint(o, pos, <int64_t>(<uint64_t>refs[i] - <uint64_t>r0))
-            pos = put_varint(o, pos, <int64_t>(<uint64_t>ts[i] - <uint64_t>t0))
-            store_be64(o + pos, <uint64_t>bits[i])
+            pos = put_varint(o, pos, <int64_t>(<uint64_t>rf[i] - <uint64_t>r0))
+            pos = put_varint(o, pos, <int64_t>(<uint64_t>tp[i] - <uint64_t>t0))
+            store_be64(o + pos, <uint64_t>bp[i])
             pos += 8
     return pos
 
@@ -92,23 +97,25 @@ cdef (int64_t, int, int64_t) _decode_samples(const uint8_t *buf, int64_t start, 
     return n, VARINT_OK, pos
 
 
-def decode_samples_body(const uint8_t[::1] buf, int64_t start, int64_t[::1] refs, int64_t[::1] ts,
-                        int64_t[::1] bits):
+def decode_samples_body(buf, int64_t start, refs, ts, bits):
     """Decode a samples body starting at ``start``; returns (count, status, stop position).
 
-    ``refs``/``ts``/``bits`` must hold ``(len(buf) - start - 16) // 10 + 1``
+    ``refs``/``ts``/``bits`` (int64) must hold ``(len(buf) - start - 16) // 10 + 1``
     entries (the most a body of that size can carry).
     """
-    cdef int64_t end = buf.shape[0]
+    cdef const uint8_t *b = ro_u8(buf, "buf")
+    cdef int64_t *rf = rw_i64(refs, "refs")
+    cdef int64_t *tp = rw_i64(ts, "ts")
+    cdef int64_t *bp = rw_i64(bits, "bits")
+    cdef int64_t end = length(buf)
     cdef int64_t cap = (end - start - 16) // 10 + 1
     cdef (int64_t, int, int64_t) res
     if start < 0 or start > end:
         raise IndexError(f"start {start} outside the {end}-byte record")
-    if end - start >= 16 and (refs.shape[0] < cap or ts.shape[0] < cap or bits.shape[0] < cap):
-        raise IndexError(f"samples body: room for {min(refs.shape[0], ts.shape[0], bits.shape[0])} of up to {cap} samples")
+    if end - start >= 16 and (length(refs) < cap or length(ts) < cap or length(bits) < cap):
+        raise IndexError(f"samples body: room for {min(length(refs), length(ts), length(bits))} of up to {cap} samples")
     with nogil:
-        res = _decode_samples(&buf[0] if end else NULL, start, end, &refs[0] if refs.shape[0] else NULL,
-                              &ts[0] if ts.shape[0] else NULL, &bits[0] if bits.shape[0] else NULL)
+        res = _decode_samples(b, start, end, rf, tp, bp)
     return res
 
 
@@ -147,25 +154,29 @@ cdef (int64_t, int64_t, int, int64_t) _scan_series(const uint8_t *buf, int64_t s
     return n, m, VARINT_OK, pos
 
 
-def scan_series_body(const uint8_t[::1] buf, int64_t start, int64_t[::1] refs, int64_t[::1] nlabels,
-                     int64_t[::1] str_off, int64_t[::1] str_len):
+def scan_series_body(buf, int64_t start, refs, nlabels, str_off, str_len):
     """Walk a series body: refs, label counts, and (offset, length) of every string.
 
     Strings come in name, value order. Returns (series count, string count,
-    status, stop position). ``refs``/``nlabels`` must hold
+    status, stop position). ``refs``/``nlabels`` (int64) must hold
     ``(len(buf) - start) // 9 + 1`` entries and ``str_off``/``str_len``
     ``len(buf) - start + 1`` (a string costs at least one length byte).
     """
-    cdef int64_t end = buf.shape[0]
+    cdef const uint8_t *b = ro_u8(buf, "buf")
+    cdef int64_t *rf = rw_i64(refs, "refs")
+    cdef int64_t *nl = rw_i64(nlabels, "nlabels")
+    cdef int64_t *so = rw_i64(str_off, "str_off")
+    cdef int64_t *sn = rw_i64(str_len, "str_len")
+    cdef int64_t end = length(buf)
     cdef int64_t nser = (end - start) // 9 + 1
     cdef int64_t nstr = end - start + 1
     cdef (int64_t, int64_t, int, int64_t) res
     if start < 0 or start > end:
         raise IndexError(f"start {start} outside the {end}-byte record")
-    if refs.shape[0] < nser or nlabels.shape[0] < nser or str_off.shape[0] < nstr or str_len.shape[0] < nstr:
+    if length(refs) < nser or length(nlabels) < nser or length(str_off) < nstr or length(str_len) < nstr:
         raise IndexError("series body: output arrays too small")
     with nogil:
-        res = _scan_series(&buf[0] if end else NULL, start, end, &refs[0], &nlabels[0], &str_off[0], &str_len[0])
+        res = _scan_series(b, start, end, rf, nl, so, sn)
     return res
 
 
@@ -192,39 +203,43 @@ cdef (int64_t, int, int64_t) _decode_tombstones(const uint8_t *buf, int64_t star
     return n, VARINT_OK, pos
 
 
-def decode_tombstones_body(const uint8_t[::1] buf, int64_t start, int64_t[::1] refs, int64_t[::1] mints,
-                           int64_t[::1] maxts):
+def decode_tombstones_body(buf, int64_t start, refs, mints, maxts):
     """Decode a tombstones body; returns (count, status, stop position).
 
-    The output arrays must hold ``(len(buf) - start) // 10 + 1`` entries.
+    The output arrays (int64) must hold ``(len(buf) - start) // 10 + 1`` entries.
     """
-    cdef int64_t end = buf.shape[0]
+    cdef const uint8_t *b = ro_u8(buf, "buf")
+    cdef int64_t *rf = rw_i64(refs, "refs")
+    cdef int64_t *lo = rw_i64(mints, "mints")
+    cdef int64_t *hi = rw_i64(maxts, "maxts")
+    cdef int64_t end = length(buf)
     cdef int64_t cap = (end - start) // 10 + 1
     cdef (int64_t, int, int64_t) res
     if start < 0 or start > end:
         raise IndexError(f"start {start} outside the {end}-byte record")
-    if refs.shape[0] < cap or mints.shape[0] < cap or maxts.shape[0] < cap:
+    if length(refs) < cap or length(mints) < cap or length(maxts) < cap:
         raise IndexError("tombstones body: output arrays too small")
     with nogil:
-        res = _decode_tombstones(&buf[0] if end else NULL, start, end, &refs[0], &mints[0], &maxts[0])
+        res = _decode_tombstones(b, start, end, rf, lo, hi)
     return res
 
 
-def encode_tombstones_body(uint8_t[::1] out, const int64_t[::1] refs, const int64_t[::1] mints,
-                           const int64_t[::1] maxts):
+def encode_tombstones_body(out, refs, mints, maxts):
     """Write a tombstones body into ``out`` (``28 * len(refs)`` bytes); returns its length."""
-    cdef int64_t n = refs.shape[0]
+    cdef uint8_t *o = rw_u8(out, "out")
+    cdef const int64_t *rf = ro_i64(refs, "refs")
+    cdef const int64_t *lo = ro_i64(mints, "mints")
+    cdef const int64_t *hi = ro_i64(maxts, "maxts")
+    cdef int64_t n = length(refs)
     cdef int64_t pos = 0, i
-    cdef uint8_t *o
     if n == 0:
         return 0
-    if mints.shape[0] < n or maxts.shape[0] < n or out.shape[0] < 28 * n:
-        raise IndexError(f"tombstones body: {out.shape[0]} bytes of room for {n} intervals")
-    o = &out[0]
+    if length(mints) < n or length(maxts) < n or length(out) < 28 * n:
+        raise IndexError(f"tombstones body: {length(out)} bytes of room for {n} intervals")
     with nogil:
         for i in range(n):
-            store_be64(o + pos, <uint64_t>refs[i])
+            store_be64(o + pos, <uint64_t>rf[i])
             pos += 8
-            pos = put_varint(o, pos, mints[i])
-            pos = put_varint(o, pos, maxts[i])
+            pos = put_varint(o, pos, lo[i])
+            pos = put_varint(o, pos, hi[i])
     return pos
