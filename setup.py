@@ -35,7 +35,8 @@ def extensions() -> list[Extension]:
     """One extension per ``.pyx``; ``PROMLITE_BUILD_ONLY=tsdb/codec`` (a path prefix) builds a subset.
 
     The subset is for working on kernels: ``PROMLITE_BUILD_ONLY=tsdb python setup.py
-    build_ext --inplace`` rebuilds those modules in place in seconds.
+    build_ext --inplace`` rebuilds those modules in place in seconds (it reads
+    pyproject.toml, so the venv needs setuptools >= 77, as the build system asks).
     """
     only = os.environ.get("PROMLITE_BUILD_ONLY", "")
     out = []
