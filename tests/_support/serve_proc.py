@@ -18,6 +18,7 @@ import sys
 import time
 
 import numpy as np
+from timing import cpu_seconds
 
 READY = re.compile(r"Server is ready to receive web requests\. address=[\d.]+:(\d+)")
 NO_TARGETS = "global:\n  scrape_interval: 1h\nscrape_configs: []\n"
@@ -71,12 +72,7 @@ class ServeProc:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time of the server so far (Linux ``/proc``), or None elsewhere."""
-        try:
-            with open(f"/proc/{self.p.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.p.pid)
 
     def alive(self) -> bool:
         return self.p.poll() is None

@@ -302,15 +302,18 @@ def test_sample_limit_is_execution_error(db):
 
 
 class _SlowEngine:
-    """A stand-in engine: sleeps (in the query pool) or raises, to test the plumbing around it."""
+    """A stand-in engine: blocks (in the query pool) until ``gate`` is set, or raises, to test the plumbing around it."""
 
     timeout_s = 60.0
 
-    def __init__(self, sleep_s: float = 0.0, exc: Exception | None = None) -> None:
-        self.sleep_s, self.exc = sleep_s, exc
+    def __init__(self, gate: threading.Event | None = None, exc: Exception | None = None) -> None:
+        self.gate, self.exc = gate, exc
+        self.entered = threading.Semaphore(0)  # released by every evaluation as it starts
 
     def instant(self, expr, t_ms):
-        time.sleep(self.sleep_s)
+        self.entered.release()
+        if self.gate is not None:
+            self.gate.wait(120)  # a safety net only: the test sets the gate
         if self.exc is not None:
             raise self.exc
         from query.values import Scalar
@@ -325,22 +328,28 @@ def test_timeouts_and_off_loop_evaluation(db, monkeypatch):
     finally:
         s.stop()
     monkeypatch.setattr(api_query, "_BACKSTOP_GRACE_S", 0.0)
-    s = Server(ServerState(db, _SlowEngine(sleep_s=1.5), query_timeout_s=0.3))
+    gate = threading.Event()
+    engine = _SlowEngine(gate=gate)
+    s = Server(ServerState(db, engine, query_timeout_s=0.3))
     try:
+        # the backstop answers while the evaluation is still blocked (no wall-time race: it never ends by itself)
         _err(s.call("GET", "/api/v1/query", {"query": "1"}), 503, "timeout")
-        # evaluation runs in the pool: the loop answers while a slow query is in flight
+        assert engine.entered.acquire(timeout=60)
+        # evaluation runs in the pool: the loop answers while a slow query is in flight. A query on the
+        # loop would block it until the gate opens, and /-/healthy would time out instead.
         result: dict = {}
         th = threading.Thread(target=lambda: result.setdefault("r", s.call("GET", "/api/v1/query",
-                                                                             {"query": "1", "timeout": "10s"})))
-        s.state.query_timeout_s = 10
+                                                                             {"query": "1", "timeout": "120s"})))
+        s.state.query_timeout_s = 120
         th.start()
-        time.sleep(0.2)
-        t0 = time.monotonic()
+        assert engine.entered.acquire(timeout=60)  # the second query is being evaluated
         assert s.call("GET", "/-/healthy")[0] == 200
-        assert time.monotonic() - t0 < 0.5
-        th.join(10)
+        assert th.is_alive() and "r" not in result  # ... and still is
+        gate.set()
+        th.join(60)
         assert _ok(result["r"])["data"]["result"][1] == "1"
     finally:
+        gate.set()
         s.stop()
 
 

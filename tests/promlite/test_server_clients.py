@@ -151,9 +151,11 @@ def test_format_query_of_a_huge_expression_leaves_the_server_responsive(served):
     assert len(probe.latencies) >= 3
     print(f"format_query 20,000 terms: {elapsed:.2f} s wall, {cpu} s server CPU; /-/healthy during it: "
           f"{len(probe.latencies)} requests, p99 {probe.p99() * 1000:.1f} ms, max {max(probe.latencies) * 1000:.1f} ms")
-    assert max(probe.latencies) < 1.0, sorted(probe.latencies)[-5:]
+    # a wall-time latency, so a generous bound: 27-50 ms on a quiet machine; the frozen loop it
+    # guards against held /-/healthy for over 60 s
+    assert max(probe.latencies) < 10.0, sorted(probe.latencies)[-5:]
     if cpu is not None:
-        assert cpu < 20, cpu  # linear now: about 1 s here; quadratic it was minutes
+        assert cpu < 20, cpu  # linear now: 0.6-0.85 s on a quiet machine; quadratic it was minutes
 
 
 @pytest.mark.parametrize("terms", [600, 5_000])
