@@ -105,8 +105,9 @@ def test_serve_as_nobody_from_a_read_only_install(install):
             assert time.monotonic() < deadline, open(log_path).read()
             time.sleep(0.1)
         base = f"http://127.0.0.1:{m.group(1)}"
-        # the built-in configuration scrapes the server itself (every 15 s, the first scrape at once)
-        deadline = time.monotonic() + 60
+        # the built-in configuration scrapes the server itself every 15 s, the first scrape 0-15 s after
+        # the start: a safety net of 10x the longest wait
+        deadline = time.monotonic() + 180
         while True:
             res = _get(base, "/api/v1/query", query="up")["data"]["result"]
             if res:
