@@ -129,7 +129,11 @@ def test_commits_continue_while_a_block_is_written(tmp_path, block_log):
             f"swap {swap_s * 1000:.1f} ms under the lock); {len(during)} commits during it: "
             f"median {np.median(during) * 1000:.1f} ms, max {during.max() * 1000:.1f} ms"
         )
-        assert during.max() < 0.5 * write_s
+        # Relative to the write it overlapped, both wall time. A commit that waited for the write would
+        # take about write_s, and few would overlap it (the count above). On a quiet machine the median
+        # is 1.2-2.7 ms against writes of 620-1060 ms (1/250-1/400); the max, 9-87 ms, is one preempted
+        # commit on a busy machine and is only printed.
+        assert np.median(during) < 0.1 * write_s
         check_all(db, n, k, exact=True)
 
 
