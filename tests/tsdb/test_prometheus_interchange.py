@@ -170,7 +170,7 @@ def prometheus_dirs(tmp_path_factory):
             # 100 ms scrapes fill a 120-sample head chunk in ~12 s, so a clean stop leaves chunks_head/ files
             prom = Prometheus(data, targets=[target.address], scrape_interval="100ms")
             try:
-                target.wait_scrapes(target.scrapes + 160, timeout_s=180)
+                target.wait_scrapes(target.scrapes + 160, timeout_s=300)  # ~21 s on a quiet machine
                 now = time.time()
                 answered = as_floats(prom.raw_samples('{__name__=~".+"}', window="1h", time_s=now))
             finally:
