@@ -271,7 +271,7 @@ label_text = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(
     st.lists(

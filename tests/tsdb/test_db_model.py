@@ -43,7 +43,7 @@ class Model:
             d[t] = bits
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(op, min_size=1, max_size=12))
 def test_db_matches_model(tmp_path_factory, ops):
     path = str(tmp_path_factory.mktemp("model") / "d")
