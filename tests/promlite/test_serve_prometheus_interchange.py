@@ -97,6 +97,7 @@ def test_prometheus_answers_what_promlite_serve_scraped(tmp_path, how):
             else:
                 p.send_signal(signal.SIGTERM)
             p.wait(60)
+            stopped = time.time()  # the restarted server below scrapes again, after this
         finally:
             if p.poll() is None:
                 p.kill()
@@ -116,14 +117,14 @@ def test_prometheus_answers_what_promlite_serve_scraped(tmp_path, how):
                     assert p2.poll() is None and time.monotonic() < deadline, log_path.read_text()
                     time.sleep(0.1)
                 base = f"http://127.0.0.1:{m.group(1)}"
-                answered, answered_ranges = raw(base, end + 1), ranges(base, start, end)
+                answered, answered_ranges = raw(base, stopped), ranges(base, start, end)
             finally:
                 p2.send_signal(signal.SIGTERM)
                 p2.wait(60)
     demo = {k: v for k, v in answered.items() if dict(k)["__name__"].startswith("demo_")}
     assert len(demo) == 60 and all(len(v) >= 90 for v in demo.values())
     with Prometheus(str(copy), extra_flags=("--storage.tsdb.retention.time=10y",)) as prom:
-        got = raw(prom.url, end + 1)
+        got = raw(prom.url, stopped if how == "stop" else end + 1)
         got_ranges = ranges(prom.url, start, end)
         log = prom.log()
     assert_no_repair(log)
