@@ -3,60 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from prometheus import StaticTarget
-
-READY = re.compile(r"Server is ready to receive web requests\. address=[\d.]+:(\d+)")
-
-
-class Proc:
-    """``promlite serve`` with the given flags, on a free loopback port; GET/POST helpers."""
-
-    def __init__(self, cwd: str, *args: str) -> None:
-        self.log_path = os.path.join(cwd, "serve.log")
-        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.p = subprocess.Popen([sys.executable, "-m", "promlite.cli", "serve", *args], cwd=cwd,
-                                  stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        deadline = time.monotonic() + 60
-        while not (m := READY.search(self.text())):
-            assert self.p.poll() is None and time.monotonic() < deadline, self.text()
-            time.sleep(0.1)
-        self.base = f"http://127.0.0.1:{m.group(1)}"
-
-    def text(self) -> str:
-        with open(self.log_path) as f:
-            return f.read()
-
-    def _open(self, req: urllib.request.Request | str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
-    def get(self, path: str, **params) -> tuple[int, str]:
-        return self._open(self.base + path + ("?" + urllib.parse.urlencode(params) if params else ""))
-
-    def post(self, path: str) -> tuple[int, str]:
-        return self._open(urllib.request.Request(self.base + path, data=b"", method="POST"))
-
-    def stop(self) -> int:
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            return self.p.wait(30)
-        finally:
-            if self.p.poll() is None:
-                self.p.kill()
-            self.log.close()
+from serve_proc import ServeProc
 
 CONFIG = """
 global:
@@ -85,16 +36,16 @@ def run(tmp_path, storage: str, reload_to: str | None = None,
     """
     base_ms = int(time.time() * 1000) // 1000 * 1000
     with StaticTarget(body_fn=lambda n: body(n, base_ms)) as target:
-        cfg = tmp_path / "prometheus.yml"
-        cfg.write_text(CONFIG.replace("{addr}", target.address).replace("{storage}", storage))
-        p = Proc(str(tmp_path), "--config.file", str(cfg), "--web.listen-address=127.0.0.1:0",
-                 "--storage.tsdb.path", str(tmp_path / "data"), "--web.enable-lifecycle")
+        config = CONFIG.replace("{addr}", target.address)
+        p = ServeProc(str(tmp_path), "--storage.tsdb.path", str(tmp_path / "data"), "--web.enable-lifecycle",
+                      config=config.replace("{storage}", storage))
 
         def stored() -> tuple[int, dict]:
-            code, text = p.get("/api/v1/query", query="back_metric[1h]", time=f"{base_ms / 1000 + 60:.3f}")
+            q = urllib.parse.urlencode({"query": "back_metric[1h]", "time": f"{base_ms / 1000 + 60:.3f}"})
+            code, text = p.request("GET", f"/api/v1/query?{q}")
             assert code == 200, text
             res = json.loads(text)["data"]["result"]
-            metrics = p.get("/metrics")[1]
+            metrics = p.request("GET", "/metrics")[1].decode()
             found = {}
             for name in ("prometheus_tsdb_head_out_of_order_samples_appended_total",
                          "prometheus_tsdb_out_of_order_samples_total"):
@@ -105,8 +56,8 @@ def run(tmp_path, storage: str, reload_to: str | None = None,
         try:
             if reload_to is not None:
                 target.wait_scrapes(target.scrapes + 5, timeout_s=60)
-                cfg.write_text(CONFIG.replace("{addr}", target.address).replace("{storage}", reload_to))
-                assert p.post("/-/reload")[0] == 200
+                (tmp_path / "prometheus.yml").write_text(config.replace("{storage}", reload_to))
+                assert p.request("POST", "/-/reload")[0] == 200
             target.wait_scrapes(target.scrapes + 15, timeout_s=60)
             deadline = time.monotonic() + 60
             while not enough(*(got := stored())) and time.monotonic() < deadline:
