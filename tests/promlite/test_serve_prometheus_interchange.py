@@ -4,21 +4,17 @@ of its data directory, answers the same PromQL over the whole range and repairs 
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 
 import pytest
 from prometheus import Prometheus, StaticTarget, as_floats, assert_no_repair, exposition
+from serve_proc import ServeProc
 from timing import wait_until
 
-READY = re.compile(r"Server is ready to receive web requests\. address=[\d.]+:(\d+)")
 CONFIG = """
 global:
   scrape_interval: 100ms
@@ -68,59 +64,37 @@ def _fewest_demo_samples(answered: dict) -> int:
 
 @pytest.mark.parametrize("how", ["stop", "kill"])
 def test_prometheus_answers_what_promlite_serve_scraped(tmp_path, how):
+    data = tmp_path / "data"
     with StaticTarget(body_fn=lambda n: exposition(n, counters=30, gauges=30)) as target:
-        cfg = tmp_path / "prometheus.yml"
-        cfg.write_text(CONFIG.replace("{addr}", target.address))
-        data = tmp_path / "data"
-        log_path = tmp_path / "serve.log"
-        with open(log_path, "w") as log:
-            p = subprocess.Popen([sys.executable, "-m", "promlite.cli", "serve", "--config.file", str(cfg),
-                                  "--web.listen-address=127.0.0.1:0", "--storage.tsdb.path", str(data)],
-                                 stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        config = CONFIG.replace("{addr}", target.address)
+        p = ServeProc(str(tmp_path), "--storage.tsdb.path", str(data), config=config)
         try:
-            deadline = time.monotonic() + 60
-            while not (m := READY.search(log_path.read_text())):
-                assert p.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.1)
-            base = f"http://127.0.0.1:{m.group(1)}"
+            base = f"http://127.0.0.1:{p.port}"
             start = time.time()
             target.wait_scrapes(target.scrapes + 100, timeout_s=120)  # 10 s on a quiet machine
             # a scrape that timed out (100 ms) on a busy machine was answered but not stored: wait for
             # 90 stored samples a series too
-            wait_until(lambda: _fewest_demo_samples(raw(base, time.time() + 1)) >= 90, 120,
-                       lambda: log_path.read_text())
+            wait_until(lambda: _fewest_demo_samples(raw(base, time.time() + 1)) >= 90, 120, p.text)
             end = time.time()
             if how == "kill":
                 # what promlite answers now was acknowledged: it must all be there after the kill
                 answered, answered_ranges = raw(base, end + 1), ranges(base, start, end)
-                p.send_signal(signal.SIGKILL)
-            else:
-                p.send_signal(signal.SIGTERM)
-            p.wait(60)
-            stopped = time.time()  # the restarted server below scrapes again, after this
+                p.p.send_signal(signal.SIGKILL)
         finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            rc = p.stop()
+        stopped = time.time()  # the restarted server below scrapes again, after this
     if how == "stop":
-        assert p.returncode == 0, log_path.read_text()
+        assert rc == 0, p.text()
         assert not (data / "lock").exists()
     copy = tmp_path / "copy"
     shutil.copytree(data, copy)
-    if how == "stop":  # promlite's own answer after the restart, read-only, is the reference
-        with subprocess.Popen([sys.executable, "-m", "promlite.cli", "serve", "--config.file", str(cfg),
-                               "--web.listen-address=127.0.0.1:0", "--storage.tsdb.path", str(data)],
-                              stdout=open(log_path, "w"), stderr=subprocess.STDOUT) as p2:  # noqa: SIM115
-            try:
-                deadline = time.monotonic() + 60
-                while not (m := READY.search(log_path.read_text())):
-                    assert p2.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                    time.sleep(0.1)
-                base = f"http://127.0.0.1:{m.group(1)}"
-                answered, answered_ranges = raw(base, stopped), ranges(base, start, end)
-            finally:
-                p2.send_signal(signal.SIGTERM)
-                p2.wait(60)
+    if how == "stop":  # promlite's own answer after the restart is the reference
+        p2 = ServeProc(str(tmp_path), "--storage.tsdb.path", str(data), config=config)
+        try:
+            base = f"http://127.0.0.1:{p2.port}"
+            answered, answered_ranges = raw(base, stopped), ranges(base, start, end)
+        finally:
+            p2.stop()
     demo = {k: v for k, v in answered.items() if dict(k)["__name__"].startswith("demo_")}
     assert len(demo) == 60 and all(len(v) >= 90 for v in demo.values())
     with Prometheus(str(copy), extra_flags=("--storage.tsdb.retention.time=10y",)) as prom:
