@@ -56,8 +56,9 @@ from numpy.typing import NDArray
 from . import compact as compaction
 from .appender import Appender, LabelsLike
 from .block import Block
+from .block.meta import read_meta
 from .compactor import Compactor
-from .errors import ClosedError, InvalidSampleError, TSDBError
+from .errors import ClosedError, CorruptError, InvalidSampleError, TSDBError
 from .head import (
     DEFAULT_BLOCK_RANGE_MS,
     DEFAULT_CHUNK_SAMPLES,
@@ -169,6 +170,8 @@ class DB:
             self._open_blocks()
             # blocks of out-of-order samples do not close their range to in-order appends (as in Prometheus)
             in_order = [b.meta.max_time for b in self.blocks if not compaction.is_out_of_order(b.meta)]
+            if self._skipped_max_time is not None:
+                in_order.append(self._skipped_max_time)
             if in_order:
                 self.head.min_valid_t = max(in_order)
             wal_dir = os.path.join(self.path, "wal")
@@ -228,12 +231,28 @@ class DB:
                 shutil.rmtree(os.path.join(self.path, name), ignore_errors=True)
 
     def _open_blocks(self) -> None:
+        """Open every block directory; skip (and report) the ones that cannot be read.
+
+        As Prometheus does, one unreadable block (a flipped byte in its
+        ``meta.json``, a bad index header, a missing file) does not stop the
+        database: it is logged with its directory, file and what is wrong,
+        listed in :attr:`skipped_blocks`, counted in :meth:`stats`, and left
+        exactly as it is (never deleted or moved: retention and compaction
+        only see the blocks that were opened). When its ``meta.json`` is still
+        readable, its time range keeps closing the head to in-order appends,
+        as it would if it had opened.
+        """
         blocks = []
+        self.skipped_blocks: list[tuple[str, str]] = []  # (block directory, what is wrong)
+        self._skipped_max_time: int | None = None
         for name in sorted(os.listdir(self.path)):
             p = os.path.join(self.path, name)
             if not (os.path.isdir(p) and os.path.exists(os.path.join(p, "meta.json"))):
                 continue
-            blocks.append(Block.open(p))
+            try:
+                blocks.append(Block.open(p))
+            except (CorruptError, OSError, ValueError) as e:
+                self._skip_block(p, e)
         blocks.sort(key=lambda b: (b.meta.min_time, b.meta.ulid))
         # a compaction that died after writing its output but before deleting its
         # inputs leaves blocks that another block lists as parents: drop those
@@ -246,6 +265,20 @@ class DB:
                     log.info("deleting block %s: already compacted into a newer block", b.meta.ulid)
                     shutil.rmtree(b.path, ignore_errors=True)
         self.blocks = blocks
+
+    def _skip_block(self, path: str, err: Exception) -> None:
+        what = str(err) if isinstance(err, CorruptError) else f"{type(err).__name__}: {err}"
+        log.error(
+            "skipping block %s: %s; the block is left as it is (not deleted), the other blocks are served",
+            path, what,
+        )
+        self.skipped_blocks.append((path, what))
+        try:
+            meta = read_meta(path)
+        except (CorruptError, OSError, ValueError):
+            return
+        if not compaction.is_out_of_order(meta):
+            self._skipped_max_time = max(self._skipped_max_time or meta.max_time, meta.max_time)
 
     def _replay_wal(self) -> None:
         t0 = time.monotonic()
@@ -691,6 +724,10 @@ class DB:
             "head_max_time": int(h.max_time) if h.max_time > np.iinfo(np.int64).min else None,
             "head_memory_bytes": h.memory_bytes(),
             "blocks": len(self.blocks),
+            # blocks that could not be read at open: skipped, reported, left on disk
+            # (Prometheus: prometheus_tsdb_reloads_failures_total counts the reloads that hit one)
+            "blocks_skipped": len(self.skipped_blocks),
+            "reloads_failures": 1 if self.skipped_blocks else 0,
             "block_bytes": sum(b.size_bytes() for b in self.blocks),
             "wal_bytes": self.wal.size_bytes() if self.wal is not None else 0,
             "out_of_order_samples": h.totals.out_of_order,

@@ -165,11 +165,58 @@ def test_corrupt_block_names_the_file(tmp_path):
         bdir = db.blocks[0].path
     with open(os.path.join(bdir, "meta.json"), "w") as f:
         f.write("{not json")
-    with pytest.raises(tsdb.CorruptError, match="meta.json"):
-        tsdb.open(path)
+    with tsdb.open(path) as db:  # skipped and reported, as Prometheus does
+        assert len(db.blocks) == 1
+        assert db.skipped_blocks[0][0] == bdir and "meta.json" in db.skipped_blocks[0][1]
     os.remove(os.path.join(bdir, "meta.json"))  # a dir without meta.json is not a block
     with tsdb.open(path) as db:
-        assert len(db.blocks) == 1
+        assert len(db.blocks) == 1 and not db.skipped_blocks
+
+
+def _flip(path, off):
+    with open(path, "r+b") as f:
+        f.seek(off)
+        b = f.read(1)
+        f.seek(off)
+        f.write(bytes([b[0] ^ 0x01]))
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+@pytest.mark.parametrize("what", ["meta.json", "index"])
+def test_unreadable_block_is_skipped_reported_and_kept(tmp_path, caplog, read_only, what):
+    """Issue 12: a flipped byte in one block's meta.json stopped the whole database from starting."""
+    path = str(tmp_path / "d")
+    with tsdb.open(path, block_range_ms=H) as db:
+        fill(db, 3, 0, 6 * H)
+        db.flush()
+        assert len(db.blocks) >= 3
+        bad = db.blocks[1]
+        bdir, bmin, bmax = bad.path, bad.meta.min_time, bad.meta.max_time
+    target = os.path.join(bdir, what)
+    before = {n: open(os.path.join(bdir, n), "rb").read() for n in ("meta.json", "index")}
+    _flip(target, 0 if what == "meta.json" else 2)  # '{' -> 'z'; the index magic number
+    want = {}
+    for lab, (t, v) in expected(3, 0, 6 * H).items():
+        keep = (t < bmin) | (t >= bmax)
+        want[lab] = (t[keep], v[keep])
+    with caplog.at_level("ERROR", logger="tsdb"):
+        with tsdb.open(path, block_range_ms=H, read_only=read_only) as db:
+            assert [p for p, _ in db.skipped_blocks] == [bdir]
+            st = db.stats()
+            assert st["blocks_skipped"] == 1 and st["reloads_failures"] == 1
+            assert_same(all_samples(db), want)  # every other block is served
+            if not read_only:
+                # in-order appends into the skipped block's range stay closed
+                assert db.head.min_valid_t >= bmax
+                db.compact()  # retention and compaction never touch it
+    msgs = [r.getMessage() for r in caplog.records if "skipping block" in r.getMessage()]
+    assert len(msgs) == 1 and bdir in msgs[0] and what in msgs[0]
+    assert os.path.isdir(bdir)
+    _flip(target, 0 if what == "meta.json" else 2)  # repaired by hand: everything is back
+    assert {n: open(os.path.join(bdir, n), "rb").read() for n in ("meta.json", "index")} == before
+    with tsdb.open(path, block_range_ms=H) as db:
+        assert not db.skipped_blocks
+        assert_same(all_samples(db), expected(3, 0, 6 * H))
 
 
 def test_promtool_reads_our_data_dir(tmp_path, promtool):
@@ -233,10 +280,14 @@ def test_flipped_byte_in_a_block_is_an_error_not_a_wrong_value(tmp_path, what):
         try:
             with tsdb.open(path) as db:
                 got = all_samples(db)
+                skipped = db.skipped_blocks
         except tsdb.CorruptError as e:
             assert what.split("/")[-1] in str(e)
         else:
-            assert_same(got, want)  # e.g. a flip in padding: the data must still be exact
+            if skipped:  # a bad file header: the block is skipped and reported, not read wrong
+                assert what in skipped[0][1], skipped
+            else:
+                assert_same(got, want)  # e.g. a flip in padding: the data must still be exact
         with open(target, "r+b") as f:
             f.seek(off)
             f.write(b)
