@@ -13,8 +13,11 @@ Prometheus 3 semantics: left-open windows ``(t - range, t]``, lookback 5 m,
 delayed ``__name__`` removal (rows are flagged and lose the name when the
 query finishes), Prometheus's error wording for execution errors.
 
-Limits: ``max_samples`` caps the samples loaded from storage (and cells
-produced) by one query; ``timeout_s`` is checked between nodes.
+Limits (``limits.py``): ``max_samples`` caps the samples loaded from
+storage plus each intermediate result, checked before the allocation where a
+query can blow one up and after every node; ``timeout_s`` and the caller's
+cancel event (``limits.cancellation``) are checked per node and inside long
+per-series loops.
 """
 
 from __future__ import annotations
@@ -56,12 +59,11 @@ from .eval_range import OPS as RANGE_OPS
 from .eval_range import apply as apply_range
 from .eval_results import concat, finish, instant_order, range_vector, unwrap
 from .eval_selectors import (
-    SampleBudget,
-    SampleLimitError,
     matrix_to_range,
     select_instant,
     select_range,
 )
+from .limits import QueryContext, SampleBudget, SampleLimitError, active, current_cancel
 from .parser import parse_expr_cached
 from .types import ValueType
 from .values import (
@@ -132,8 +134,9 @@ class Engine:
         if node.type not in (ValueType.SCALAR, ValueType.VECTOR):
             raise QueryError(f'invalid expression type "{node.type.documented}" for range query, '
                              "must be Scalar or instant Vector")
-        times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         ev = _Evaluator(self, start_ms, end_ms, step_ms)
+        ev.budget.would_hold((end_ms - start_ms) // step_ms + 1)  # the step grid itself, before allocating it
+        times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         val = ev.run(node, times)
         if isinstance(val, Steps):
             return Matrix([()], times, val.values[None, :].copy(), np.ones((1, len(times)), dtype=bool), True)
@@ -158,16 +161,25 @@ class _Evaluator:
         self.end_ms = end_ms
         self.budget = SampleBudget(engine.max_samples)
         self.deadline = _time.monotonic() + engine.timeout_s
+        self.ctx = QueryContext(self.budget, self.deadline, current_cancel())
 
     def run(self, node: Expr, times: np.ndarray):
         try:
-            return self.eval(node, times)
+            with active(self.ctx):
+                return self.eval(node, times)
         except _EXEC_ERRORS as e:
             raise QueryError(str(e)) from None
 
     def _check_time(self) -> None:
-        if _time.monotonic() > self.deadline:
-            raise QueryTimeoutError("query timed out in expression evaluation")
+        self.ctx.check()
+
+    def eval(self, node: Expr, times: np.ndarray):
+        val = self._eval(node, times)
+        # the catch-all: whatever a node produced counts against the budget while it is held
+        if isinstance(val, SeriesMatrix):
+            self.budget.would_hold(val.values.size)
+        self._check_time()
+        return val
 
     def _times(self, at, offset_ms: int, times: np.ndarray) -> np.ndarray:
         if at is not None:
@@ -175,7 +187,7 @@ class _Evaluator:
             times = np.full(len(times), t0, dtype=np.int64)
         return times - offset_ms if offset_ms else times
 
-    def eval(self, node: Expr, times: np.ndarray):
+    def _eval(self, node: Expr, times: np.ndarray):
         self._check_time()
         n_steps = len(times)
         if isinstance(node, NumberLiteral):

@@ -22,6 +22,7 @@ from tsdb.labels import Labels
 
 from ._aggregation_kernels import reduce_groups, topk
 from .eval_binary import NAME_LABELS
+from .limits import checkpoint, every, would_hold
 from .values import SeriesMatrix
 from .xxhash64 import labels_hash
 
@@ -61,7 +62,9 @@ def _groups(m: SeriesMatrix, grouping, without) -> tuple[list[Labels], np.ndarra
     else:
         keep = set(grouping)
         keys = [tuple(p for p in lab if p[0] in keep) for lab in m.labels]
+    checkpoint()
     gid = np.fromiter((ids.setdefault(k, len(ids)) for k in keys), dtype=np.int64, count=n)
+    checkpoint()
     order = np.argsort(gid, kind="stable")
     starts = np.zeros(len(ids) + 1, dtype=np.int64)
     np.cumsum(np.bincount(gid, minlength=len(ids)), out=starts[1:])
@@ -84,6 +87,7 @@ def aggregate(op: str, m: SeriesMatrix, grouping: tuple[str, ...], without: bool
     if code is None:
         raise AggregationError(f"aggregation {op!r} is not supported")
     p = np.zeros(n_steps) if param is None else np.asarray(param, dtype=np.float64)
+    would_hold(len(keys) * n_steps)
     values = np.zeros((len(keys), n_steps))
     present = np.zeros((len(keys), n_steps), dtype=bool)
     reduce_groups(code, _f64(m.values), m.present.view(np.uint8), order, starts, _f64(p), values,
@@ -120,6 +124,7 @@ def _select_k(op: str, m: SeriesMatrix, order, starts, param, n_steps: int) -> S
     if op == "limitk":
         # First k series per group in label order (deterministic stand-in for Prometheus's hash order).
         for g in range(len(starts) - 1):
+            every(g)
             rows = sorted(order[starts[g]:starts[g + 1]].tolist(), key=lambda r: m.labels[r])
             rows = np.asarray(rows, dtype=np.int64)
             rank = np.cumsum(m.present[rows], axis=0)
@@ -156,11 +161,17 @@ def _count_values(m: SeriesMatrix, grouping, without, label: str, n_steps: int) 
     new[1:] = (gs[1:] != gs[:-1]) | (bs[1:] != bs[:-1])
     inv = np.empty(len(order), dtype=np.int64)
     inv[order] = np.cumsum(new) - 1
+    n_out = int(np.count_nonzero(new))
+    # One output series per distinct (group, value), each as long as the query: the allocation that
+    # took a 2 h range past 4.5 GiB. Check it against --query.max-samples first.
+    would_hold(n_out * n_steps)
+    checkpoint()
     uniq = np.stack([gs[new], bs[new]], axis=1)
     counts = np.bincount(inv * n_steps + cols, minlength=len(uniq) * n_steps).reshape(len(uniq), n_steps)
     counts = counts.astype(np.float64)
     labels = []
-    for g, b in uniq.tolist():
+    for i, (g, b) in enumerate(uniq.tolist()):
+        every(i)
         v = float(np.int64(b).view(np.float64))
         d = dict(keys[g])
         d[label] = _go_float(v)

@@ -17,6 +17,7 @@ import numpy as np
 from tsdb.labels import METRIC_NAME, Labels, format_labels
 
 from .ast import COMPARISON_OPS, Cardinality, VectorMatching
+from .limits import checkpoint, every, would_hold
 from .values import SeriesMatrix, Steps
 
 NAME_LABELS = frozenset({METRIC_NAME, "__type__", "__unit__"})
@@ -207,13 +208,19 @@ def vector_vector(op: str, lhs: SeriesMatrix, rhs: SeriesMatrix, matching: Vecto
             f"{format_labels(one.labels[rows[0]])}];many-to-many matching not allowed: "
             "matching labels must be unique on one side"
         )
+    n_steps = lhs.values.shape[1] if lhs.values.ndim == 2 else rhs.values.shape[1]
+    # Every (many, one) pair of a signature becomes an output row of n_steps cells: with several
+    # series per signature on the "one" side (the error above only looks at steps where they
+    # overlap) that is a product. Check it against --query.max-samples before building it.
+    n_pairs = int((np.bincount(ms, minlength=n_ids) * np.bincount(os_, minlength=n_ids)).sum())
+    would_hold(n_pairs * n_steps)
     by_sig: dict[int, list[int]] = {}
     for r, s in enumerate(os_.tolist()):
         by_sig.setdefault(s, []).append(r)
     pm: list[int] = []
     po: list[int] = []
-    n_steps = lhs.values.shape[1] if lhs.values.ndim == 2 else rhs.values.shape[1]
     for r, s in enumerate(ms.tolist()):
+        every(r)
         for o in by_sig.get(s, ()):
             pm.append(r)
             po.append(o)
@@ -222,7 +229,9 @@ def vector_vector(op: str, lhs: SeriesMatrix, rhs: SeriesMatrix, matching: Vecto
     both = many.present[pm_a] & one.present[po_a]
     a, b = many.values[pm_a], one.values[po_a]
     pair_sig = ms[pm_a]
+    checkpoint()
     labels = [_result_labels(many.labels[m], one.labels[o], matching) for m, o in zip(pm, po, strict=True)]
+    checkpoint()
     _check_matches(matching, pair_sig, labels, both, n_ids, n_steps)
     drop = many.drop_name[pm_a]
     if matching.fill_rhs is not None or matching.fill_lhs is not None:
@@ -288,12 +297,14 @@ def merge_rows(m: SeriesMatrix) -> SeriesMatrix:
     seen: dict[tuple[Labels, bool], int] = {}
     gid = np.empty(len(m), dtype=np.int64)
     for i, (lab, dn) in enumerate(zip(m.labels, m.drop_name.tolist(), strict=True)):
+        every(i)
         gid[i] = seen.setdefault((lab, dn), len(seen))
     if len(seen) == len(m):
         return m
     counts = count_by(gid, m.present, len(seen))
     if (counts > 1).any():
         raise BinaryOpError("vector cannot contain metrics with the same labelset")
+    would_hold(counts.size * (2 if m.sample_ts is not None else 1))
     values = np.zeros(counts.shape)
     rows, cols = np.nonzero(m.present)
     values[gid[rows], cols] = m.values[rows, cols]

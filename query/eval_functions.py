@@ -20,6 +20,7 @@ from tsdb.labels import METRIC_NAME, Labels
 
 from ._histogram_kernels import histogram_groups
 from .eval_binary import merge_rows
+from .limits import every
 from .regex_errors import regex_error_message
 from .values import SeriesMatrix, Steps
 
@@ -162,6 +163,7 @@ def label_replace(m: SeriesMatrix, dst: str, repl: str, src: str, regex: str) ->
     labels = []
     drop = m.drop_name.copy()
     for i, lab in enumerate(m.labels):
+        every(i)
         value = dict(lab).get(src, "")
         mo = rx.search(value)
         if mo is None:
@@ -179,6 +181,7 @@ def label_join(m: SeriesMatrix, dst: str, sep: str, srcs: list[str]) -> SeriesMa
     labels = []
     drop = m.drop_name.copy()
     for i, lab in enumerate(m.labels):
+        every(i)
         d = dict(lab)
         labels.append(_set(lab, dst, sep.join(d.get(s, "") for s in srcs)))
         if dst == METRIC_NAME:
@@ -247,6 +250,7 @@ def histogram_quantile(q: np.ndarray, m: SeriesMatrix, upper: np.ndarray | None 
     gids: list[int] = []
     ubs: list[float] = []
     for i, lab in enumerate(m.labels):
+        every(i)
         le = None
         key = []
         for k, v in lab:

@@ -24,9 +24,13 @@ from tsdb.matchers import Matcher
 from tsdb.samples import SampleArrays
 
 from ._selector_kernels import pick
+from .limits import SampleBudget, SampleLimitError
 from .values import RangeData, SeriesMatrix
 
 STALE_BITS = np.int64(0x7FF0000000000002)
+
+__all__ = ["SampleBudget", "SampleLimitError", "is_stale_array", "load", "matrix_to_range", "select_instant",
+           "select_range"]
 
 
 def is_stale_array(vs: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -42,23 +46,6 @@ def _i64(a) -> np.ndarray:
 def _f64(a) -> np.ndarray:
     """``a`` as a contiguous float64 array (no copy when it already is one)."""
     return np.ascontiguousarray(a, dtype=np.float64)
-
-
-class SampleLimitError(RuntimeError):
-    """The query would load more samples than ``max_samples`` allows."""
-
-
-class SampleBudget:
-    """Counts the samples a query loads; raises ``SampleLimitError`` past the limit."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-
-    def charge(self, n: int) -> None:
-        self.used += n
-        if self.used > self.limit:
-            raise SampleLimitError("query processing would load too many samples into memory in query execution")
 
 
 def load(db, matchers: tuple[Matcher, ...], mint: int, maxt: int, budget: SampleBudget) -> tuple[list[Labels], SampleArrays]:
