@@ -13,14 +13,19 @@ Per scrape (Prometheus ``scrapeLoop.append`` + ``report``):
 2. misses: exposed labels + target labels (``honor_labels`` false: target
    labels win and conflicting exposed ones become ``exported_<name>``,
    repeatedly prefixed until free; true: exposed labels win), then
-   ``metric_relabel_configs``; the result must have ``__name__``, legal names
-   and respect ``label_limit`` / ``label_*_length_limit``, else the scrape
-   fails. The ref comes from a scratch appender that is rolled back (the
-   TSDB creates the series; the sample goes in the batch below);
+   ``metric_relabel_configs``. Then, *before any series is created*:
+   ``sample_limit`` against the post-relabeling count (every sample that
+   relabeling keeps, duplicates and out-of-bounds ones included, as
+   Prometheus's ``limitAppender`` counts; without relabel rules this is
+   decided right after parsing), then each new series must have
+   ``__name__``, legal names and respect ``label_limit`` /
+   ``label_*_length_limit``; any failure fails the scrape with no series
+   created. Only then does the TSDB create the new series (``series_ref``;
+   the sample goes in the batch below);
 3. vectorised over the scrape: drop relabel-dropped samples, keep the first
    of a repeated series (without explicit timestamp; the rest are counted as
    duplicates, like ``ErrDuplicateSampleForTimestamp``), apply
-   ``honor_timestamps``, check ``sample_limit`` (post-relabeling count);
+   ``honor_timestamps``;
 4. staleness: refs scraped last time and not now get the staleness marker
    (NaN ``0x7ff0000000000002``) at this scrape's timestamp. Series with an
    explicit timestamp are not tracked unless ``track_timestamps_staleness``;
@@ -57,6 +62,7 @@ log = logging.getLogger("scraper")
 
 STALE_NAN: float = float(np.array([STALE_NAN_BITS], dtype=np.uint64).view(np.float64)[0])
 DROPPED = -1
+_PENDING = -2  # a new series that survived relabeling, before its ref exists
 MAX_AHEAD_MS = 10 * 60 * 1000  # Prometheus's maxAheadTime: later explicit timestamps are out of bounds
 REPORT_NAMES = ("up", "scrape_duration_seconds", "scrape_samples_scraped",
                 "scrape_samples_post_metric_relabeling", "scrape_series_added")
@@ -241,11 +247,13 @@ class TargetIngester:
         n = len(parsed.refs)
         res.samples_scraped = n
         refs_list = parsed.refs
+        o = self.opts
         if parsed.misses:
-            res.series_added = self._resolve(parsed.misses, refs_list)
+            res.series_added = self._resolve(parsed.misses, refs_list, res)
+        else:
+            res.samples_post_relabel = _check_sample_limit(refs_list, o.sample_limit)
         refs = np.array(refs_list, dtype=np.int64)
         vs = parsed.values
-        o = self.opts
         explicit = parsed.has_timestamp if (o.honor_timestamps and parsed.has_timestamp is not None) else None
         ts: Any = np.int64(ts_ms)
         keep = refs >= 0
@@ -260,7 +268,6 @@ class TargetIngester:
                 ts, explicit = ts[keep], explicit[keep]
         untimed = refs if explicit is None else refs[~explicit]
         cur, first = np.unique(untimed, return_index=True)
-        post = len(refs)  # Prometheus counts duplicates as post-relabeling samples too
         if len(cur) < len(untimed):  # a series repeated in one scrape: first kept
             res.duplicates = len(untimed) - len(cur)
             dup = np.ones(len(untimed), dtype=bool)
@@ -273,36 +280,61 @@ class TargetIngester:
             refs, vs = refs[~drop], vs[~drop]
             if explicit is not None:
                 ts, explicit = ts[~drop], explicit[~drop]
-        res.samples_post_relabel = post
-        if o.sample_limit and len(refs) > o.sample_limit:
-            raise _Failed("sample limit exceeded", post)
         if explicit is not None and o.track_timestamps_staleness:
             cur = np.unique(refs)
         if explicit is None:
             ts = np.full(len(refs), ts_ms, dtype=np.int64)
         return refs, ts, vs, cur
 
-    def _resolve(self, misses, refs_list: list) -> int:
-        """Give each missed series its ref (or DROPPED) and cache it; returns series added."""
+    def _resolve(self, misses, refs_list: list, res: ScrapeResult) -> int:
+        """Give each missed series its ref (or DROPPED) and cache it; returns series added.
+
+        In three passes, so that a scrape that fails creates no series at all:
+        metric relabeling of every miss (no series created), then
+        ``sample_limit`` over the post-relabeling count, then the label checks
+        (``label_limit`` and friends, names), and only then the series.
+        ``res.samples_post_relabel`` is set on the way.
+        """
         o = self.opts
-        added = 0
-        local: dict[bytes, int] = {}
+        rules = o.metric_relabel_configs
+        if o.sample_limit and not rules:  # nothing can be dropped: decide before relabeling anything
+            for m in misses:  # only to count: dropped hits cannot exist without rules
+                refs_list[m.index] = _PENDING
+            _check_sample_limit(refs_list, o.sample_limit)
+        local: dict[bytes, object] = {}  # key -> labels dict, or DROPPED
+        kept: list = []  # (miss, labels) per new series, in order
         for m in misses:
-            ref = local.get(m.key) if m.key is not None else None
-            if ref is None:
-                lbls = mutate_sample_labels(m.labels, self.target_labels, o.honor_labels,
-                                            o.metric_relabel_configs)
-                if lbls is None:
-                    ref = DROPPED
+            got = local.get(m.key) if m.key is not None else None
+            if got is None:
+                got = mutate_sample_labels(m.labels, self.target_labels, o.honor_labels, rules)
+                if got is None:
+                    got = DROPPED
                 else:
-                    _check_labels(lbls, m.series, o)
-                    ref = self.db.series_ref(tuple(sorted(lbls.items())))
-                    added += 1
+                    kept.append((m, got))
                 if m.key is not None:
-                    local[m.key] = ref
-            refs_list[m.index] = ref
-        self.cache.update(local)
-        return added
+                    local[m.key] = got
+            refs_list[m.index] = DROPPED if got is DROPPED else _PENDING
+        dropped = {k: DROPPED for k, v in local.items() if v is DROPPED}
+        self.cache.update(dropped)  # remembered even if this scrape fails: the rules decide, not the scrape
+        res.samples_post_relabel = _check_sample_limit(refs_list, o.sample_limit)
+        for m, lbls in kept:
+            try:
+                _check_labels(lbls, m.series, o)
+            except _Failed as f:  # Prometheus stops at this sample: count the ones before it
+                f.post = m.index - refs_list[:m.index].count(DROPPED)
+                raise
+        new: dict[int, int] = {}  # id(labels) -> ref
+        for _m, lbls in kept:
+            new[id(lbls)] = self.db.series_ref(tuple(sorted(lbls.items())))
+        for m in misses:
+            got = local.get(m.key) if m.key is not None else None
+            if got is None:  # key None: its own entry in ``kept``
+                continue
+            refs_list[m.index] = DROPPED if got is DROPPED else new[id(got)]
+        for m, lbls in kept:
+            refs_list[m.index] = new[id(lbls)]
+        self.cache.update((k, DROPPED if v is DROPPED else new[id(v)]) for k, v in local.items())
+        return len(kept)
 
     def _report_ref_array(self) -> np.ndarray:
         if self._report_refs is None:
@@ -343,6 +375,19 @@ def report_labels(name: str, target: Labels) -> Labels:
     lb: dict[str, str] = {"__name__": name}
     lb.update(target)
     return tuple(sorted((k, v) for k, v in lb.items() if v))
+
+
+def _check_sample_limit(refs_list: list, limit: int) -> int:
+    """The post-relabeling sample count of a scrape; ``_Failed`` if it exceeds ``limit`` (0: none).
+
+    Prometheus's ``limitAppender`` counts every sample that survives metric
+    relabeling (duplicates and out-of-bounds ones too) and fails the scrape
+    past ``sample_limit``.
+    """
+    post = len(refs_list) - refs_list.count(DROPPED)
+    if limit and post > limit:
+        raise _Failed("sample limit exceeded", post)
+    return post
 
 
 def _check_labels(lbls: Mapping[str, str], series: bytes, o: IngestOptions) -> None:
