@@ -455,6 +455,49 @@ def test_loop_schedule_params_and_end_of_run_staleness(db):
     asyncio.run(main())
 
 
+def test_scrape_timeout_fails_even_within_the_interval(db):
+    """Prometheus: an answer later than ``scrape_timeout`` fails the scrape (up 0), however long the interval."""
+    async def main():
+        async with H.MetricsServer() as srv:
+            srv.endpoint(body=b"a 1\n", delay=1.0)  # after the 200 ms timeout, inside the 5 s interval
+            lp = make_loop(db, srv.address, interval="5s", timeout="200ms")
+            try:
+                res = await lp.scrape_once(TS)
+            finally:
+                await lp.client.close()
+            assert "context deadline exceeded (scrape timeout 0.2s)" in res.error
+            assert lp.status.health == "down" and "context deadline exceeded" in lp.status.last_error
+            assert H.one(db, "up")[1].tolist() == [0.0] and H.series(db, "a") == {}
+    asyncio.run(main())
+
+
+def test_slow_ingestion_within_the_timeout_is_up(db):
+    """Prometheus bounds only the HTTP exchange by ``scrape_timeout``: a body fetched in time is up=1
+    even when parsing and appending it overrun the interval; the duration shows the overrun."""
+    class SlowSeries:  # creating series takes 0.3 s: three 100 ms intervals
+        def appender(self):
+            return db.appender()
+
+        def series_ref(self, labels):
+            if labels[0] == ("__name__", "a"):
+                time.sleep(0.3)
+            return db.series_ref(labels)
+
+    async def main():
+        async with H.MetricsServer() as srv:
+            srv.endpoint(body=b"a 1\n")
+            lp = make_loop(SlowSeries(), srv.address, interval="100ms", timeout="50ms")
+            try:
+                res = await lp.scrape_once(TS)
+            finally:
+                await lp.client.close()
+            assert res.error is None and lp.status.health == "up"
+            assert H.one(db, "up")[1].tolist() == [1.0] and H.one(db, "a")[1].tolist() == [1.0]
+            (duration,) = H.one(db, "scrape_duration_seconds")[1]
+            assert duration >= 0.3
+    asyncio.run(main())
+
+
 def test_cancel_writes_no_staleness_markers(db):
     async def main():
         async with H.MetricsServer() as srv:
