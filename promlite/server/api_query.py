@@ -13,9 +13,13 @@ execution errors and the sample limit are ``execution`` (422), a timeout is
 ``timeout`` (503), a broken invariant is ``internal`` (500).
 
 The per-request ``timeout`` parameter can only shorten the server's
-``--query.timeout``. The engine checks its timeout between nodes; as a
-backstop the handler stops waiting a little after the deadline and answers
-``timeout`` (the evaluation thread then finishes on its own).
+``--query.timeout``; time spent queued behind ``--query.max-concurrency``
+counts. The engine checks its deadline per node and inside long per-series
+loops; as a backstop the handler stops waiting ``_BACKSTOP_GRACE_S`` after
+the deadline and answers ``timeout`` 503, and it then sets the query's cancel
+event, as it does when the client goes away, so the evaluation stops at its
+next check and frees its worker (it used to run on: ``timeout=1s`` answered
+after 6 s and kept one of the two workers busy).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -30,6 +35,7 @@ from aiohttp import web
 
 from query.ast import Expr
 from query.engine import QueryError, QueryTimeoutError, SampleLimitError
+from query.limits import cancellation
 from query.parser import ParseError, format_expr, parse_expr_cached
 
 from .envelope import APIError, bad_data, json_response, success, success_bytes
@@ -40,7 +46,7 @@ from .state import STATE, ServerState
 
 log = logging.getLogger("promlite.api")
 
-_BACKSTOP_GRACE_S = 5.0
+_BACKSTOP_GRACE_S = 0.25
 
 
 def _parse(text: str | None):
@@ -90,26 +96,51 @@ def _timeout_s(state: ServerState, params) -> float:
 
 async def _evaluate(state: ServerState, timeout_s: float, parse: Callable[[str | None], Expr],
                     text: str | None, call: str, *args):
-    """Parse ``text`` with ``parse``, evaluate it with ``engine.<call>(expr, *args)``, render: one pool trip."""
-    engine = state.engine
-    if timeout_s != getattr(engine, "timeout_s", timeout_s):
-        engine = copy.copy(engine)
-        engine.timeout_s = timeout_s
+    """Parse ``text`` with ``parse``, evaluate it with ``engine.<call>(expr, *args)``, render: one pool trip.
+
+    At most ``--query.max-concurrency`` queries are in the pool at once; the others wait in a FIFO
+    queue, and the wait counts against the query's timeout, as in Prometheus. When the handler stops
+    waiting (timeout, or the client went away and aiohttp cancelled it) it sets the query's cancel
+    event: the evaluation stops at its next check (``query.limits``) and frees its worker.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
     m = state.metrics
     m.queries_concurrent.inc()
-    evaluate = getattr(engine, call)
+    cancel = threading.Event()
+    evaluate_box: list = []
 
     def evaluate_and_render() -> tuple[bytes, float, float]:
         # one trip to the query pool, not three: a small query costs less than the hand-offs
-        expr = parse(text)
-        t1 = time.perf_counter()
-        result = evaluate(expr, *args)
-        t2 = time.perf_counter()
-        return render_result(result), t2 - t1, time.perf_counter() - t2
+        with cancellation(cancel):
+            if cancel.is_set():  # abandoned while queued for a worker thread
+                raise QueryTimeoutError("query timed out in query queue")
+            expr = parse(text)
+            t1 = time.perf_counter()
+            result = evaluate_box[0](expr, *args)
+            t2 = time.perf_counter()
+            if cancel.is_set():
+                raise QueryTimeoutError("query timed out in expression evaluation")
+            return render_result(result), t2 - t1, time.perf_counter() - t2
 
     try:
-        async with asyncio.timeout(timeout_s + _BACKSTOP_GRACE_S):  # no extra Task, unlike wait_for
-            body, eval_s, render_s = await state.run(evaluate_and_render)
+        async with asyncio.timeout_at(deadline + _BACKSTOP_GRACE_S):  # no extra Task, unlike wait_for
+            gate = state.query_gate()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await gate.acquire()
+            except TimeoutError:
+                raise QueryTimeoutError("query timed out in query queue") from None
+            try:
+                engine = state.engine
+                remaining = max(deadline - loop.time(), 0.0)
+                if remaining != getattr(engine, "timeout_s", remaining):
+                    engine = copy.copy(engine)
+                    engine.timeout_s = remaining
+                evaluate_box.append(getattr(engine, call))
+                body, eval_s, render_s = await state.run(evaluate_and_render)
+            finally:
+                gate.release()
         m.query_duration.labels("inner_eval").observe(eval_s)
         m.query_duration.labels("result_sort").observe(render_s)
         return body
@@ -118,6 +149,7 @@ async def _evaluate(state: ServerState, timeout_s: float, parse: Callable[[str |
     except Exception as e:  # every engine error becomes an envelope
         raise engine_error(e) from None
     finally:
+        cancel.set()  # done, timed out or abandoned: an evaluation still running stops at its next check
         m.queries_concurrent.dec()
 
 

@@ -161,6 +161,8 @@ class SelfMetrics:
         self.queries_concurrent = Gauge(
             "prometheus_engine_queries", "The current number of queries being executed or waiting.",
             registry=r)
+        self.queries_concurrent_max = Gauge(
+            "prometheus_engine_queries_concurrent_max", "The max number of concurrent queries.", registry=r)
         self.build_info = Gauge(
             "prometheus_build_info", "A metric with a constant '1' value labeled by version, revision, "
             "and branch from which Prometheus was built.", ["version", "revision", "branch", "goversion"],

@@ -47,7 +47,7 @@ from scraper.manager import ReloadError, ScrapeManager
 
 from .app import create_app
 from .logs import setup_logging
-from .state import DEFAULT_QUERY_TIMEOUT_S, ServerState
+from .state import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUERY_TIMEOUT_S, ServerState
 from .webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("serve")
@@ -116,6 +116,7 @@ class ServeOptions:
     query_max_samples: int = 50_000_000
     lookback_delta: str = "5m"
     query_workers: int = 2
+    query_max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     web_config_file: str | None = None
     wal_compression: bool = True
 
@@ -124,7 +125,7 @@ class ServeOptions:
         return cls(a.config_file, a.data_path, a.retention_time, a.retention_size, a.listen_address,
                    a.enable_lifecycle, a.enable_admin_api, a.query_timeout, a.query_max_samples,
                    a.lookback_delta, web_config_file=a.web_config_file,
-                   wal_compression=a.wal_compression)
+                   wal_compression=a.wal_compression, query_max_concurrency=a.query_max_concurrency)
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -154,7 +155,10 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--query.timeout", dest="query_timeout", default="60s",
                    help="most time one query may take (default: 60s, Grafana's own limit)")
     p.add_argument("--query.max-samples", dest="query_max_samples", type=int, default=50_000_000,
-                   help="most samples one query may load (default: 50000000)")
+                   help="most samples one query may hold in memory, loaded or produced (default: 50000000)")
+    p.add_argument("--query.max-concurrency", dest="query_max_concurrency", type=int,
+                   default=DEFAULT_MAX_CONCURRENCY,
+                   help=f"most queries evaluated at once; more wait in a queue (default: {DEFAULT_MAX_CONCURRENCY})")
     p.add_argument("--query.lookback-delta", dest="lookback_delta", default="5m",
                    help="how far back an instant selector looks (default: 5m)")
     p.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
@@ -220,6 +224,7 @@ class Server:
             None, None, enable_admin_api=o.enable_admin_api, enable_lifecycle=o.enable_lifecycle,
             query_timeout_s=timeout_s, lookback_delta_ms=lookback_ms, max_samples=o.query_max_samples,
             retention=o.retention_time, reload=self.reload, ready=False, query_workers=o.query_workers,
+            max_concurrency=o.query_max_concurrency,
             flags={k: str(v) for k, v in vars(o).items()},
         )
         st.metrics.ready.set(0)

@@ -27,6 +27,8 @@ STATE: web.AppKey[ServerState] = web.AppKey("promlite_state")
 
 # Grafana's data source gives up after 60 s by default; stay below it.
 DEFAULT_QUERY_TIMEOUT_S = 60.0
+# Prometheus's --query.max-concurrency default
+DEFAULT_MAX_CONCURRENCY = 20
 
 
 @dataclass
@@ -50,6 +52,7 @@ class ServerState:
     start_time: float = field(default_factory=time.time)
     cwd: str = field(default_factory=os.getcwd)
     query_workers: int = 2
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     executor: ThreadPoolExecutor | None = None
     metrics: SelfMetrics | None = None
 
@@ -58,6 +61,14 @@ class ServerState:
             self.executor = ThreadPoolExecutor(max_workers=self.query_workers, thread_name_prefix="query")
         if self.metrics is None:
             self.metrics = SelfMetrics(lambda: self.db, lambda: self.scrape_manager)
+        self.metrics.queries_concurrent_max.set(self.max_concurrency)
+        self._gate: asyncio.Semaphore | None = None
+
+    def query_gate(self) -> asyncio.Semaphore:
+        """The ``--query.max-concurrency`` semaphore (created on first use, on the server's loop; FIFO)."""
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(max(1, self.max_concurrency))
+        return self._gate
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run blocking ``fn(*args)`` on the query pool."""

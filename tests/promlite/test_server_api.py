@@ -485,3 +485,26 @@ def test_prime_workers_runs_once_on_every_query_thread():
         assert set(seen) == {t.ident for t in st.executor._threads}  # the pool's own threads, no more
     finally:
         st.close()
+
+
+def test_max_concurrency_queues_and_the_wait_counts_against_the_timeout(db):
+    """``--query.max-concurrency``: past it queries wait (not in the pool); one that times out there answers 503."""
+    gate = threading.Event()
+    engine = _SlowEngine(gate=gate)
+    s = Server(ServerState(db, engine, max_concurrency=1))
+    try:
+        first: dict = {}
+        th = threading.Thread(target=lambda: first.setdefault("r", s.call("GET", "/api/v1/query", {"query": "1"})))
+        th.start()
+        assert engine.entered.acquire(timeout=60)  # the one slot is taken
+        _err(s.call("GET", "/api/v1/query", {"query": "1", "timeout": "300ms"}), 503, "timeout", "query queue")
+        assert not engine.entered.acquire(timeout=0)  # the queued query never reached the engine
+        metrics = s.call("GET", "/metrics")[2]
+        assert "prometheus_engine_queries_concurrent_max 1.0" in metrics
+        assert "prometheus_engine_queries 1.0" in metrics
+        gate.set()
+        th.join(60)
+        assert _ok(first["r"])["data"]["result"][1] == "1"
+    finally:
+        gate.set()
+        s.stop()
