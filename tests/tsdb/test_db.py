@@ -301,3 +301,30 @@ def test_series_first_made_by_a_rolled_back_appender_survives_restart(tmp_path):
         got = series_dict(db, Matcher.eq("__name__", "m"))
         assert {k: v[1].tolist() for k, v in got.items()} == {"early": [2.0], "late": [3.0]}
         assert sorted(series_dict(db, Matcher.re("i", "l.*"))) == ["late"]  # postings stay sorted
+
+
+def test_middle_wal_segment_cut_at_a_record_boundary_is_refused(tmp_path):
+    """Issue 12: 2,000 samples went missing with no log line. Now: CorruptError naming the file, nothing changed."""
+    path = str(tmp_path / "d")
+    with tsdb.open(path, wal_segment_bytes=32 * 1024, wal_compression=False) as db:
+        app = db.appender()
+        refs = np.array([app.append({"__name__": "m", "i": str(i)}, 0, 0.0) for i in range(200)])
+        app.commit()
+        for k in range(1, 60):
+            with db.appender() as app:
+                app.append_batch(refs, k, np.full(len(refs), float(k)))
+    wal_dir = os.path.join(path, "wal")
+    segs = sorted(n for n in os.listdir(wal_dir) if n.isdigit())
+    assert len(segs) >= 3
+    middle = os.path.join(wal_dir, segs[1])
+    starts = [off for off, _ in SegmentReader(middle)]
+    assert len(starts) >= 2
+    with open(middle, "r+b") as f:
+        f.truncate(starts[-1])  # drop the last commit (200 samples), exactly at a record boundary
+    before = wal_tree_hash(wal_dir)
+    with pytest.raises(tsdb.CorruptError, match="not the last segment") as ei:
+        tsdb.open(path)
+    assert ei.value.path == middle and ei.value.offset == starts[-1]
+    with pytest.raises(tsdb.CorruptError, match=segs[1]):
+        tsdb.open(path, read_only=True)
+    assert wal_tree_hash(wal_dir) == before

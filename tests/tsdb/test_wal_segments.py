@@ -726,3 +726,120 @@ def test_sync_never(tmp_path, fsyncs):
     assert fsyncs == {"data": 0, "dir": 0}
     w.close()
     assert fsyncs["data"] == 1  # close flushes
+
+
+# ----------------------------------------------------------------- a middle segment cut short (issue 12)
+
+
+def several_records_per_segment(d, n: int = 60) -> list[bytes]:
+    records = [rec(i, 3000) for i in range(n)]
+    with WAL.open(str(d), segment_size=2 * PAGE) as w:
+        for r in records:
+            w.log(r)
+        assert len(w.segments()) >= 3
+    return records
+
+
+def test_middle_segment_cut_at_a_record_boundary_is_refused(tmp_path):
+    """Issue 12: no torn record shows, but a non-last segment must end on a page boundary."""
+    d = tmp_path / "wal"
+    records = several_records_per_segment(d)
+    starts = record_starts(seg_path(d, 1))
+    cut = starts[len(starts) // 2]
+    assert cut % PAGE
+    with open(seg_path(d, 1), "r+b") as f:
+        f.truncate(cut)
+    n0 = len(record_starts(seg_path(d, 0)))
+    assert_refused(d, seg_path(d, 1), cut, records[: n0 + len(starts) // 2], also_log=False)
+    w = WAL.open(str(d), read_only=True)
+    with pytest.raises(CorruptError, match="not the last segment"):
+        replayed(w)
+    w.close()
+
+
+def test_middle_segment_cut_on_a_page_boundary_inside_padding_is_refused(tmp_path):
+    d = tmp_path / "wal"
+    several_records_per_segment(d)
+    data = read(seg_path(d, 0))
+    end = len(data.rstrip(b"\0")) + 1  # inside the zero padding of the last page
+    assert end % PAGE
+    write(seg_path(d, 0), data[:end])
+    n0 = len(record_starts(seg_path(d, 0)))
+    assert_refused(d, seg_path(d, 0), end, several_records_per_segment(tmp_path / "again")[:n0], also_log=False)
+
+
+def test_repair_of_a_short_middle_segment_pads_it_and_keeps_everything(tmp_path, caplog):
+    d = tmp_path / "wal"
+    records = several_records_per_segment(d)
+    starts = record_starts(seg_path(d, 1))
+    cut = starts[len(starts) // 2]
+    with open(seg_path(d, 1), "r+b") as f:
+        f.truncate(cut)
+    original = read(seg_path(d, 1))
+    lost = set(range(len(record_starts(seg_path(d, 0))) + len(starts) // 2,
+                     len(record_starts(seg_path(d, 0))) + len(starts)))
+    w = WAL.open(str(d))
+    with caplog.at_level(logging.WARNING, logger="tsdb.wal"):
+        assert replayed(w, repair=True) == [r for i, r in enumerate(records) if i not in lost]
+    (msg,) = wal_warnings(caplog)
+    assert seg_path(d, 1) in msg and f"offset {cut}" in msg
+    (backup,) = repair_dirs(d)
+    assert backup in msg and read(os.path.join(backup, segment_name(1))) == original
+    assert os.path.getsize(seg_path(d, 1)) % PAGE == 0
+    w.log(rec(1000))
+    w.close()
+    assert replayed(WAL.open(str(d))) == [r for i, r in enumerate(records) if i not in lost] + [rec(1000)]
+
+
+@pytest.mark.parametrize("then", ["log", "cut", "nothing"])
+def test_a_crashed_segment_that_becomes_a_middle_one_is_clean(tmp_path, then):
+    """A writer killed mid-page leaves the last segment short; promlite continues it and pads it on rollover."""
+    d = tmp_path / "wal"
+    w = WAL.open(str(d), segment_size=2 * PAGE)
+    records = [rec(i, 3000) for i in range(5)]
+    for r in records:
+        w.log(r)
+    crashed = tmp_path / "crashed"
+    os.makedirs(crashed)
+    for n in os.listdir(d):  # the directory as a SIGKILL leaves it: no padding written
+        write(os.path.join(crashed, n), read(os.path.join(d, n)))
+    w.close()
+    assert os.path.getsize(seg_path(crashed, 0)) % PAGE
+    for _ in range(2):  # a restart that writes nothing, then another
+        w = WAL.open(str(crashed), segment_size=2 * PAGE)
+        assert replayed(w) == records
+        if then == "log":
+            more = [rec(i, 3000) for i in range(100, 140)]
+            for r in more:
+                w.log(r)
+            records += more
+        elif then == "cut":
+            w.cut()
+        w.close()
+    w = WAL.open(str(crashed), segment_size=2 * PAGE)
+    assert replayed(w) == records
+    segs = w.segments()
+    if then != "nothing":
+        assert len(segs) > 1
+    assert all(os.path.getsize(seg_path(crashed, s)) % PAGE == 0 for s in segs[:-1])
+    w.close()
+
+
+def test_padding_falls_back_to_extending_the_file(tmp_path, monkeypatch):
+    d = tmp_path / "wal"
+    w = WAL.open(str(d), segment_size=PAGE)
+    w.log(rec(0, 3000))
+    real = os.pwrite
+
+    def pwrite(fd, data, off):
+        if data and not any(data):
+            raise OSError(28, "No space left on device")
+        return real(fd, data, off)
+
+    monkeypatch.setattr(segments.os, "pwrite", pwrite)
+    w.cut()
+    monkeypatch.setattr(segments.os, "pwrite", real)
+    w.log(rec(1, 3000))
+    w.close()
+    assert os.path.getsize(seg_path(d, 0)) == PAGE
+    assert replayed(WAL.open(str(d))) == [rec(0, 3000), rec(1, 3000)]

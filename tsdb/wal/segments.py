@@ -158,7 +158,10 @@ class WAL:
             if self._fd is not None:
                 fd, self._fd = self._fd, None
                 try:
-                    self._close_page(fd)
+                    try:
+                        self._close_page(fd)
+                    except OSError as e:  # it stays the last segment: the next writer continues it
+                        log.warning("WAL segment %s: cannot pad the last page: %s", segment_name(self._seg or 0), e)
                     if self._dirty:
                         _fdatasync(fd)
                         self._dirty = False
@@ -333,6 +336,8 @@ class WAL:
                 if is_last:
                     self._tail_checked = True
                     self._pad_first = reader.unclean_end
+                elif reader.size % PAGE_SIZE:
+                    self._short_segment(path, reader, repair)
                 continue
             if is_last and live_limit is None and (reader.tail_is_torn() or repair):
                 if self._read_only:
@@ -392,6 +397,45 @@ class WAL:
                 return todo[:k]
         return todo
 
+    def _short_segment(self, path: str, reader: SegmentReader, repair: bool) -> None:
+        """A segment that is not the last one ends inside a page: it was cut short.
+
+        Every writer closes a segment by zero-padding its last page before it
+        starts the next one (promlite in :meth:`_next_segment`, Prometheus in
+        ``nextSegment``), so a complete non-last segment is a whole number of
+        32 KiB pages. One that is not lost its end (truncated at a record
+        boundary, so no torn record shows), or was left by a process that
+        crashed while writing it and a later one started a new segment
+        (Prometheus does that on every start; promlite continues the last
+        segment). The two cannot be told apart from the bytes, so this is
+        :class:`CorruptError` and nothing is changed; ``repair`` copies the
+        segment aside and pads its last page, keeping every record it holds and
+        every later segment (what was cut off cannot be recovered).
+        """
+        pad = page_padding(reader.size)
+        if not repair:
+            raise CorruptError(
+                f"segment ends inside a {PAGE_SIZE // 1024} KiB page ({pad} bytes short of the page boundary) but "
+                "is not the last segment: its end was cut off (records after this offset are lost), or a process "
+                "crashed while writing it and a later one started a new segment; nothing was changed. Run "
+                "`promlite tsdb repair DIR` to accept it as it is (it copies the segment aside, then pads its "
+                "last page; every readable record and every later segment is kept)",
+                path=path, offset=reader.size,
+            )
+        backup = self._set_aside([path])
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.ftruncate(fd, reader.size + pad)  # zeros: the page padding the writer did not write
+            _fdatasync(fd)
+        finally:
+            os.close(fd)
+        log.warning(
+            "WAL segment %s: ends at offset %d inside a page but is not the last segment (cut short, or "
+            "written by a process that crashed); repair: padded its last page with %d zero bytes, kept every "
+            "record; a copy of the file is in %s",
+            path, reader.size, pad, backup,
+        )
+
     def _drop_tail(self, path: str, reader: SegmentReader) -> None:
         assert reader.bad_offset is not None
         dropped = reader.size - reader.bad_offset
@@ -450,10 +494,18 @@ class WAL:
         if pad and self._offset:
             try:
                 os.pwrite(fd, bytes(pad), self._offset)
-                self._offset += pad
-                self._dirty = True
-            except OSError as e:  # the records are complete without it; Prometheus reads either way
-                log.warning("WAL segment %s: cannot pad the last page: %s", segment_name(self._seg or 0), e)
+            except OSError as e:
+                # a full disk: extending the file (a hole reads as zeros) needs no free block
+                try:
+                    os.ftruncate(fd, self._offset + pad)
+                except OSError:
+                    # the records are complete without it, but a segment that is not the last must end
+                    # on a page boundary (replay takes a short one for one cut short): no next segment
+                    path = os.path.join(self._dir, segment_name(self._seg or 0))
+                    self._raise_full(e, path, "cannot pad the last page of the segment")
+                    raise
+            self._offset += pad
+            self._dirty = True
 
     def _ensure_writer(self) -> None:
         """Open the last segment for appending (after checking its tail), or create the first."""
