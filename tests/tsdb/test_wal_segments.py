@@ -740,8 +740,25 @@ def several_records_per_segment(d, n: int = 60) -> list[bytes]:
     return records
 
 
-def test_middle_segment_cut_at_a_record_boundary_is_refused(tmp_path):
-    """Issue 12: no torn record shows, but a non-last segment must end on a page boundary."""
+def assert_reported(d, path: str, offset: int, expect: list[bytes], caplog) -> None:
+    """Replay yields ``expect`` and warns naming ``path`` and ``offset``, read-only and not; no byte changes."""
+    before = tree_hash(os.path.dirname(str(d)))
+    for read_only in (True, False):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            w = WAL.open(str(d), read_only=read_only)
+            assert replayed(w) == expect
+            w.close()
+        msgs = [r.getMessage() for r in caplog.records if "not the last segment" in r.getMessage()]
+        assert msgs and path in msgs[0] and f"offset {offset}" in msgs[0], msgs
+    assert tree_hash(os.path.dirname(str(d))) == before
+
+
+def test_middle_segment_cut_at_a_record_boundary_is_reported(tmp_path, caplog):
+    """Issue 12: no torn record shows, but a non-last segment must end on a page boundary: a warning says so.
+
+    A warning, not an error: Prometheus leaves such segments after every crash and reads them.
+    """
     d = tmp_path / "wal"
     records = several_records_per_segment(d)
     starts = record_starts(seg_path(d, 1))
@@ -750,22 +767,19 @@ def test_middle_segment_cut_at_a_record_boundary_is_refused(tmp_path):
     with open(seg_path(d, 1), "r+b") as f:
         f.truncate(cut)
     n0 = len(record_starts(seg_path(d, 0)))
-    assert_refused(d, seg_path(d, 1), cut, records[: n0 + len(starts) // 2], also_log=False)
-    w = WAL.open(str(d), read_only=True)
-    with pytest.raises(CorruptError, match="not the last segment"):
-        replayed(w)
-    w.close()
+    n1 = len(starts)
+    expect = records[: n0 + len(starts) // 2] + records[n0 + n1:]
+    assert_reported(d, seg_path(d, 1), cut, expect, caplog)
 
 
-def test_middle_segment_cut_on_a_page_boundary_inside_padding_is_refused(tmp_path):
+def test_middle_segment_cut_on_a_page_boundary_inside_padding_is_reported(tmp_path, caplog):
     d = tmp_path / "wal"
-    several_records_per_segment(d)
+    records = several_records_per_segment(d)
     data = read(seg_path(d, 0))
     end = len(data.rstrip(b"\0")) + 1  # inside the zero padding of the last page
     assert end % PAGE
     write(seg_path(d, 0), data[:end])
-    n0 = len(record_starts(seg_path(d, 0)))
-    assert_refused(d, seg_path(d, 0), end, several_records_per_segment(tmp_path / "again")[:n0], also_log=False)
+    assert_reported(d, seg_path(d, 0), end, records, caplog)
 
 
 def test_repair_of_a_short_middle_segment_pads_it_and_keeps_everything(tmp_path, caplog):

@@ -398,30 +398,31 @@ class WAL:
         return todo
 
     def _short_segment(self, path: str, reader: SegmentReader, repair: bool) -> None:
-        """A segment that is not the last one ends inside a page: it was cut short.
+        """A segment that is not the last one ends inside a page: report it (repair: pad it).
 
         Every writer closes a segment by zero-padding its last page before it
         starts the next one (promlite in :meth:`_next_segment`, Prometheus in
         ``nextSegment``), so a complete non-last segment is a whole number of
-        32 KiB pages. One that is not lost its end (truncated at a record
+        32 KiB pages. One that is not either lost its end (truncated at a record
         boundary, so no torn record shows), or was left by a process that
-        crashed while writing it and a later one started a new segment
-        (Prometheus does that on every start; promlite continues the last
-        segment). The two cannot be told apart from the bytes, so this is
-        :class:`CorruptError` and nothing is changed; ``repair`` copies the
-        segment aside and pads its last page, keeping every record it holds and
-        every later segment (what was cut off cannot be recovered).
+        crashed while writing it, after which a later one started a new segment:
+        Prometheus does that on every start (promlite continues the last
+        segment), and its own reader accepts such segments. The bytes cannot
+        tell the two apart. Refusing would make every Prometheus directory that
+        once saw a crash unreadable, so replay goes on and a warning names the
+        file and the offset where it ends: a loss is never silent. ``repair``
+        copies the segment aside and pads its last page, which ends the warnings.
         """
         pad = page_padding(reader.size)
         if not repair:
-            raise CorruptError(
-                f"segment ends inside a {PAGE_SIZE // 1024} KiB page ({pad} bytes short of the page boundary) but "
-                "is not the last segment: its end was cut off (records after this offset are lost), or a process "
-                "crashed while writing it and a later one started a new segment; nothing was changed. Run "
-                "`promlite tsdb repair DIR` to accept it as it is (it copies the segment aside, then pads its "
-                "last page; every readable record and every later segment is kept)",
-                path=path, offset=reader.size,
+            log.warning(
+                "WAL segment %s ends at offset %d inside a %d KiB page but is not the last segment: its end was "
+                "cut off (records after that offset are lost), or a process crashed while writing it and a later "
+                "one started a new segment (Prometheus does so on every start); every record it holds was read. "
+                "`promlite tsdb repair DIR` copies it aside and pads it, which ends this warning",
+                path, reader.size, PAGE_SIZE // 1024,
             )
+            return
         backup = self._set_aside([path])
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
         try:
