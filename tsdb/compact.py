@@ -164,21 +164,7 @@ def write_cut(
         check()
     if not len(cut.refs):
         return None
-    arrs = cut.decode()
-    nonempty = np.diff(arrs.edges) > 0
-    flats = cut.flat_labels
-    if not nonempty.all():
-        flats = [f for f, ok in zip(flats, nonempty.tolist(), strict=True) if ok]
-        arrs = arrs.filter_rows(nonempty)
-    if not flats:
-        return None
-    if check is not None:
-        check()
-    labels, ts, vs, edges = _order_by_labels(pairs_of(flats), arrs)
-    if check is not None:
-        check()
-    chunks = encode_series_chunks(ts, vs, edges, chunk_samples)
-    return write_block(path, _checked(zip(labels, chunks, strict=True), check), cut.start, cut.end - 1, ulid=ulid)
+    return _write_rows(path, cut.flat_labels, cut.decode(), cut.start, cut.end, chunk_samples, check, ulid)
 
 
 def write_out_of_order(
@@ -192,20 +178,29 @@ def write_out_of_order(
     window here. The block spans the whole window, as Prometheus's
     out-of-order blocks do, and carries the ``from-out-of-order`` hint.
     """
-    keep = (arrs.ts >= start) & (arrs.ts < end)
-    part = arrs.filter(keep)
-    nonempty = np.diff(part.edges) > 0
+    part = arrs.filter((arrs.ts >= start) & (arrs.ts < end))
+    return _write_rows(path, flat_labels, part, start, end, chunk_samples, check, ulid, (HINT_FROM_OUT_OF_ORDER,))
+
+
+def _write_rows(
+    path: str, flats: list[tuple[str, ...]], arrs: SampleArrays, start: int, end: int, chunk_samples: int,
+    check: Check | None, ulid: str | None, hints: tuple[str, ...] = (),
+) -> str | None:
+    """Write the non-empty rows of ``arrs`` (label sets ``flats``) as the block ``[start, end)``; None if all are empty."""
+    nonempty = np.diff(arrs.edges) > 0
     if not nonempty.any():
         return None
-    flats = [f for f, ok in zip(flat_labels, nonempty.tolist(), strict=True) if ok]
-    part = part.filter_rows(nonempty)
+    if not nonempty.all():
+        flats = [f for f, ok in zip(flats, nonempty.tolist(), strict=True) if ok]
+        arrs = arrs.filter_rows(nonempty)
     if check is not None:
         check()
-    labels, ts, vs, edges = _order_by_labels(pairs_of(flats), part)
+    labels, ts, vs, edges = _order_by_labels(pairs_of(flats), arrs)
+    if check is not None:
+        check()
     chunks = encode_series_chunks(ts, vs, edges, chunk_samples)
     return write_block(
-        path, _checked(zip(labels, chunks, strict=True), check), start, end - 1, ulid=ulid,
-        hints=(HINT_FROM_OUT_OF_ORDER,),
+        path, _checked(zip(labels, chunks, strict=True), check), start, end - 1, ulid=ulid, hints=hints,
     )
 
 

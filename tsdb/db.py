@@ -312,8 +312,7 @@ class DB:
                 refs = rec.refs
                 if alias:
                     refs = np.array([alias.get(r, r) for r in refs.tolist()], dtype=np.int64)
-                known = refs < len(head.slot_of)
-                known[known] = head.slot_of[refs[known]] >= 0
+                known = head.is_live(refs)
                 if known.all():
                     head.append(refs, rec.ts, rec.vs)
                 else:
@@ -358,8 +357,7 @@ class DB:
             rec = decode_record(payload)
             if isinstance(rec, SamplesRecord):
                 refs = rec.refs
-                known = refs < len(head.slot_of)
-                known[known] = head.slot_of[refs[known]] >= 0
+                known = head.is_live(refs)
                 unknown += int((~known).sum())
                 head.ooo.add(refs[known], rec.ts[known], rec.vs[known])
                 nsamples += int(known.sum())

@@ -166,6 +166,12 @@ class Head:
         self.slot_ref[s] = ref
         return s
 
+    def is_live(self, refs: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Per ref, whether it names a live series (refs from a log may be unknown or garbage-collected)."""
+        live = (refs >= 0) & (refs < len(self.slot_of))
+        live[live] = self.slot_of[refs[live]] >= 0
+        return live
+
     def num_series(self) -> int:
         return len(self.index)
 
@@ -297,9 +303,12 @@ class Head:
                 self._free_slots.append(s)
                 self.tombstones.pop(r, None)
             self.index.remove(dead)
+        tomb_refs = np.fromiter(self.tombstones, dtype=np.int64, count=len(self.tombstones))
+        # out-of-order samples of any age may still be under a tombstone: those stay whole
+        spared = set(tomb_refs[self.ooo.has_samples(tomb_refs)].tolist()) if self.ooo.n else set()
         for r, ivs in list(self.tombstones.items()):
-            if self.ooo.n and self.ooo.has_samples(np.array([r], dtype=np.int64))[0]:
-                continue  # out-of-order samples of any age may still be under it
+            if r in spared:
+                continue
             kept = [(a, b) for a, b in ivs if b >= before]
             if kept:
                 self.tombstones[r] = kept

@@ -290,7 +290,7 @@ def test_bad_window_is_refused(tmp_path):
         open_db(tmp_path / "d", window=-1)
 
 
-def test_mixed_batch_is_classified_without_a_python_loop_per_sample(tmp_path):
+def test_a_large_mixed_batch_is_classified_and_kept(tmp_path):
     """A large batch with late samples scattered in it: counts add up and nothing is lost."""
     rng = np.random.default_rng(1)
     with open_db(tmp_path / "d") as db:
