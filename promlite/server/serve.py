@@ -46,6 +46,7 @@ from scraper.config import load_config, load_config_file
 from scraper.manager import ReloadError, ScrapeManager
 
 from .app import create_app
+from .connections import DEFAULT_MAX_CONNECTIONS, LimitedAppRunner
 from .logs import setup_logging
 from .state import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUERY_TIMEOUT_S, ServerState
 from .webconfig import WebConfig, load_web_config
@@ -119,13 +120,19 @@ class ServeOptions:
     query_max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     web_config_file: str | None = None
     wal_compression: bool = True
+    read_timeout: str = "5m"
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: ``--storage.tsdb.min-block-duration`` (Prometheus's hidden flag): the head is cut into blocks this long
+    min_block_duration: str = "2h"
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> ServeOptions:
         return cls(a.config_file, a.data_path, a.retention_time, a.retention_size, a.listen_address,
                    a.enable_lifecycle, a.enable_admin_api, a.query_timeout, a.query_max_samples,
                    a.lookback_delta, web_config_file=a.web_config_file,
-                   wal_compression=a.wal_compression, query_max_concurrency=a.query_max_concurrency)
+                   wal_compression=a.wal_compression, query_max_concurrency=a.query_max_concurrency,
+                   min_block_duration=a.min_block_duration, read_timeout=a.read_timeout,
+                   max_connections=a.max_connections)
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -138,12 +145,21 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="how long to keep samples (default: 15d; 0 = forever)")
     p.add_argument("--storage.tsdb.retention.size", dest="retention_size", default="0",
                    help="most bytes of blocks + WAL to keep, e.g. 10GB (default: 0 = no limit)")
+    p.add_argument("--storage.tsdb.min-block-duration", dest="min_block_duration", default="2h",
+                   help="length of the blocks the head is cut into (default: 2h; as Prometheus's hidden "
+                        "flag, for tests: a short one makes head cuts and compactions frequent)")
     p.add_argument("--storage.tsdb.wal-compression", dest="wal_compression", action="store_true", default=True,
                    help="snappy-compress WAL records (default: on, as Prometheus)")
     p.add_argument("--no-storage.tsdb.wal-compression", dest="wal_compression", action="store_false",
                    help="write WAL records uncompressed")
     p.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN,
                    help=f"address to listen on (default: {DEFAULT_LISTEN})")
+    p.add_argument("--web.read-timeout", dest="read_timeout", default="5m",
+                   help="close idle connections, and requests whose body has not arrived, after this "
+                        "long (default: 5m); a request head must arrive within 30s")
+    p.add_argument("--web.max-connections", dest="max_connections", type=int, default=DEFAULT_MAX_CONNECTIONS,
+                   help=f"most simultaneous connections; more get a 503 (default: {DEFAULT_MAX_CONNECTIONS}, "
+                        "0 = no limit)")
     p.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
                    help="enable POST /-/reload")
     p.add_argument("--web.enable-admin-api", dest="enable_admin_api", action="store_true",
@@ -229,8 +245,10 @@ class Server:
         )
         st.metrics.ready.set(0)
         # request lines up to 1 MiB, like Go's http.DefaultMaxHeaderBytes: long GET match[] lists fit
-        self.runner = web.AppRunner(create_app(st, self.web_config), access_log=None, handle_signals=False,
-                                    max_line_size=MAX_REQUEST_LINE, max_field_size=MAX_HEADER_FIELD)
+        self.runner = LimitedAppRunner(create_app(st, self.web_config), access_log=None, handle_signals=False,
+                                       max_line_size=MAX_REQUEST_LINE, max_field_size=MAX_HEADER_FIELD,
+                                       read_timeout=parse_prometheus_duration(o.read_timeout) / 1000,
+                                       max_connections=o.max_connections)
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, port,
                            ssl_context=self.web_config.ssl_context if self.web_config else None)
@@ -244,6 +262,7 @@ class Server:
         self.db = await asyncio.to_thread(tsdb.open, o.data_path, retention_ms=retention_ms,
                                           retention_bytes=parse_size(o.retention_size),
                                           wal_compression=o.wal_compression,
+                                          block_range_ms=parse_prometheus_duration(o.min_block_duration),
                                           out_of_order_time_window_ms=cfg.storage.out_of_order_time_window)
         await primed
         st.db = self.db
@@ -327,11 +346,15 @@ def validate_options(opts: ServeOptions) -> None:
     split_listen_address(opts.listen_address)
     parse_size(opts.retention_size)
     for flag, v in (("--storage.tsdb.retention.time", opts.retention_time),
-                    ("--query.timeout", opts.query_timeout), ("--query.lookback-delta", opts.lookback_delta)):
+                    ("--storage.tsdb.min-block-duration", opts.min_block_duration),
+                    ("--query.timeout", opts.query_timeout), ("--query.lookback-delta", opts.lookback_delta),
+                    ("--web.read-timeout", opts.read_timeout)):
         try:
             parse_prometheus_duration(v)
         except ValueError as e:
             raise ValueError(f"{flag}: {e}") from None
+    if parse_prometheus_duration(opts.min_block_duration) <= 0:
+        raise ValueError("--storage.tsdb.min-block-duration: must be positive")
     if opts.config_file is not None:
         load_config_file(opts.config_file)
     if opts.web_config_file is not None:
