@@ -45,16 +45,33 @@ def _check_dir(path: str) -> None:
         raise CommandError(f"{path}: no such directory")
 
 
-def _blocks(path: str) -> list[Block]:
+def _blocks(path: str) -> tuple[list[Block], list[str]]:
+    """The blocks that open, oldest first, and one line per block directory that does not.
+
+    One unreadable block does not hide the others (the server skips it the
+    same way); the commands list what they can and report the rest.
+    """
     from tsdb.block import Block, is_ulid
+    from tsdb.errors import CorruptError
 
     _check_dir(path)
-    out = []
+    out, bad = [], []
     for name in sorted(os.listdir(path)):
         p = os.path.join(path, name)
         if is_ulid(name) and os.path.exists(os.path.join(p, "meta.json")):
-            out.append(Block.open(p))
-    return sorted(out, key=lambda b: b.meta.min_time)
+            try:
+                out.append(Block.open(p))
+            except (CorruptError, OSError, ValueError) as e:
+                what = str(e) if isinstance(e, CorruptError) else f"{type(e).__name__}: {e}"
+                bad.append(f"unreadable block {p}: {what}")
+    return sorted(out, key=lambda b: b.meta.min_time), bad
+
+
+def _report(bad: list[str]) -> int:
+    """Print the unreadable blocks on stderr; exit status 1 when there are any, so scripts notice."""
+    for line in bad:
+        print(f"error: {line}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def _ts(ms: int) -> str:
@@ -62,7 +79,7 @@ def _ts(ms: int) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    blocks = _blocks(args.dir)
+    blocks, bad = _blocks(args.dir)
     print(f"{'BLOCK ULID':<28}{'MIN TIME':<26}{'MAX TIME':<26}{'DURATION':<12}{'SAMPLES':>12}{'CHUNKS':>10}{'SERIES':>10}{'SIZE':>14}")
     for b in blocks:
         m, s = b.meta, b.meta.stats
@@ -70,18 +87,21 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{m.ulid:<28}{_ts(m.min_time):<26}{_ts(m.max_time):<26}{str(dur):<12}{s.num_samples:>12}{s.num_chunks:>10}{s.num_series:>10}{b.size_bytes():>14}")
     for b in blocks:
         b.close()
-    return 0
+    return _report(bad)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    blocks = _blocks(args.dir)
+    blocks, bad = _blocks(args.dir)
     if not blocks:
-        print(f"error: no blocks in {args.dir}", file=sys.stderr)
+        _report(bad)
+        print(f"error: no readable blocks in {args.dir}", file=sys.stderr)
         return 1
     if args.block:
         chosen = [b for b in blocks if b.meta.ulid == args.block]
         if not chosen:
-            print(f"error: block {args.block} not found in {args.dir}", file=sys.stderr)
+            unreadable = [line for line in bad if args.block in line]
+            print(f"error: {unreadable[0]}" if unreadable else f"error: block {args.block} not found in {args.dir}",
+                  file=sys.stderr)
             return 1
         block = chosen[0]
     else:
@@ -125,12 +145,14 @@ def cmd_dump(args: argparse.Namespace) -> int:
     _check_dir(args.dir)
     with tsdb.open(args.dir, read_only=True) as db, db.querier(args.min_time, args.max_time) as q:
         labels, arrs = q.select_arrays(Matcher.re("__name__", ".+"))
+        bad = [f"unreadable block {p}: {what}" for p, what in db.skipped_blocks]
     out = sys.stdout
     for i in sorted(range(len(labels)), key=labels.__getitem__):
         text = "{" + ", ".join(f"{n}={_quote(v)}" for n, v in labels[i]) + "}"
         t, v = arrs.series(i)
         out.writelines(f"{text} {format_g(x)} {ts}\n" for ts, x in zip(t.tolist(), v.tolist(), strict=True))
-    return 0
+    out.flush()
+    return _report(bad)
 
 
 def cmd_repair(args: argparse.Namespace) -> int:

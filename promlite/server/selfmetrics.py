@@ -132,6 +132,12 @@ class _StorageCollector:
         yield ooo
         yield GaugeMetricFamily("prometheus_tsdb_blocks_loaded", "Number of currently loaded data blocks.",
                                 value=st["blocks"])
+        yield CounterMetricFamily("prometheus_tsdb_reloads_failures",
+                                  "Number of times the database failed to reloadBlocks block data from disk.",
+                                  value=st["reloads_failures"])
+        yield GaugeMetricFamily("promlite_tsdb_blocks_skipped",
+                                "Block directories that could not be read and are not served (see the log).",
+                                value=st["blocks_skipped"])
         yield GaugeMetricFamily("prometheus_tsdb_storage_blocks_bytes",
                                 "The number of bytes that are currently used for local storage by all blocks.",
                                 value=st["block_bytes"])

@@ -1,5 +1,6 @@
 """``promlite tsdb ...`` against promtool's twins on the same input."""
 
+import json
 import os
 import subprocess
 import sys
@@ -79,3 +80,27 @@ def test_list_and_analyze(tmp_path):
     assert "bytes/sample" in r.stdout
     r = promlite("tsdb", "analyze", str(tmp_path / "missing"))
     assert r.returncode != 0 and "no such directory" in r.stderr
+
+
+def test_an_unreadable_block_is_reported_and_the_others_listed_and_dumped(tmp_path):
+    """Issue 12: ``tsdb list`` stopped at the first bad block; now every readable one is shown."""
+    src = tmp_path / "in.om"
+    src.write_text(OM)
+    out = tmp_path / "d"
+    assert promlite("tsdb", "create-blocks-from", "openmetrics", "--quiet", str(src), str(out)).returncode == 0
+    blocks = sorted(n for n in os.listdir(out) if n.startswith("01"))
+    assert len(blocks) == 3
+    meta = out / blocks[0] / "meta.json"
+    lost = json.loads(meta.read_text())["stats"]["numSamples"]
+    broken = meta.read_bytes().replace(b'"ulid"', b'"ul\x01d"', 1)
+    meta.write_bytes(broken)
+    r = promlite("tsdb", "list", str(out))
+    assert r.returncode == 1
+    assert r.stdout.count("\n") == 3 and blocks[0] not in r.stdout and blocks[2] in r.stdout, r.stdout
+    assert f"error: unreadable block {out / blocks[0]}" in r.stderr and "meta.json" in r.stderr, r.stderr
+    r = promlite("tsdb", "dump", str(out))
+    assert r.returncode == 1 and f"unreadable block {out / blocks[0]}" in r.stderr, r.stderr
+    assert r.stdout.count("\n") == 9 - lost, r.stdout
+    r = promlite("tsdb", "analyze", str(out), blocks[0])
+    assert r.returncode == 1 and "unreadable block" in r.stderr
+    assert meta.read_bytes() == broken  # reported, never touched
