@@ -64,7 +64,16 @@ def accept_header(protocols: tuple[str, ...]) -> str:
 def build_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
     """An SSL context for ``tls_config``; raises ScrapeError for unreadable or bad files."""
     try:
-        ctx = ssl.create_default_context(cafile=tls.ca_file or None, cadata=tls.ca or None)
+        ctx = ssl.create_default_context(cadata=tls.ca or None)
+    except (ssl.SSLError, ValueError) as e:
+        raise ScrapeError(f"unable to load TLS configuration: the inline CA is not a valid PEM: {e}") from None
+    if tls.ca_file:
+        try:
+            ctx.load_verify_locations(cafile=tls.ca_file)
+        except (OSError, ssl.SSLError, ValueError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise ScrapeError(f"unable to load specified CA cert {tls.ca_file}: {why}") from None
+    try:
         if tls.cert or tls.cert_file:
             if tls.cert_file and tls.key_file:
                 ctx.load_cert_chain(tls.cert_file, tls.key_file)
@@ -80,7 +89,9 @@ def build_ssl_context(tls: TLSConfig) -> ssl.SSLContext:
                             f.write(text)
                     ctx.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError, ValueError) as e:
-        raise ScrapeError(f"unable to load TLS configuration: {e}") from None
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ScrapeError(f"unable to read specified client cert ({tls.cert_file or '<inline>'}) & key "
+                          f"({tls.key_file or '<inline>'}): {why}") from None
     if tls.insecure_skip_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE

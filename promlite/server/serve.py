@@ -44,6 +44,7 @@ from query.parser import parse_expr
 from scraper._yaml import ConfigError
 from scraper.config import load_config, load_config_file
 from scraper.manager import ReloadError, ScrapeManager
+from scraper.transport import ScrapeError, build_ssl_context
 
 from .app import create_app
 from .connections import DEFAULT_MAX_CONNECTIONS, LimitedAppRunner
@@ -356,7 +357,12 @@ def validate_options(opts: ServeOptions) -> None:
     if parse_prometheus_duration(opts.min_block_duration) <= 0:
         raise ValueError("--storage.tsdb.min-block-duration: must be positive")
     if opts.config_file is not None:
-        load_config_file(opts.config_file)
+        cfg = load_config_file(opts.config_file)
+        for sc in cfg.scrape_configs:  # unreadable TLS files stop the start, before storage opens
+            try:
+                build_ssl_context(sc.http.tls_config)
+            except ScrapeError as e:
+                raise ConfigError(f'{opts.config_file}: job "{sc.job_name}": {e}') from None
     if opts.web_config_file is not None:
         load_web_config(opts.web_config_file)
 
@@ -390,6 +396,10 @@ def serve_main(args: argparse.Namespace) -> int:
         runner = asyncio.run
     try:
         return runner(_main(opts))
+    except (ReloadError, ConfigError) as e:
+        # as Prometheus: a configuration that cannot be applied at startup stops it (a reload keeps the old one)
+        log.error("Error loading config (--config.file=%s): %s", opts.config_file or "prometheus.yml", e)
+        return 1
     except OSError as e:
         log.error("cannot start: %s", e)
         return 1

@@ -297,3 +297,21 @@ def test_bad_web_config_is_refused(tmp_path):
     r = subprocess.run([*_serve_cmd(), "--web.config.file", str(tmp_path / "web.yml"),
                         "--web.listen-address=127.0.0.1:0"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "web.yml" in r.stderr, r.stderr
+
+
+def test_a_missing_scrape_tls_file_stops_the_start_with_one_line(tmp_path):
+    """Issue 12: a scrape job's missing TLS file made `promlite serve` exit with a traceback."""
+    cfg = ("scrape_configs:\n  - job_name: secure\n    scheme: https\n"
+           f"    tls_config:\n      ca_file: {tmp_path / 'nope' / 'ca.pem'}\n"
+           "    static_configs:\n      - targets: ['127.0.0.1:1']\n")
+    (tmp_path / "prometheus.yml").write_text(cfg)
+    for args, status in ((["--config.file=prometheus.yml"], 2), ([], 1)):  # named, or found in the cwd
+        r = subprocess.run([*_serve_cmd(), *args, "--web.listen-address=127.0.0.1:0",
+                            f"--storage.tsdb.path={tmp_path / 'data'}"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == status, r.stderr
+        assert "Traceback" not in r.stderr
+        errors = [line for line in r.stderr.splitlines() if "level=ERROR" in line]
+        assert len(errors) == 1, r.stderr
+        assert 'job \\"secure\\"' in errors[0] and "unable to load specified CA cert" in errors[0]
+        assert str(tmp_path / "nope" / "ca.pem") in errors[0] and "prometheus.yml" in errors[0]
