@@ -162,6 +162,9 @@ class _Evaluator:
         self.budget = SampleBudget(engine.max_samples)
         self.deadline = _time.monotonic() + engine.timeout_s
         self.ctx = QueryContext(self.budget, self.deadline, current_cancel())
+        # the vector selectors whose samples' own timestamps are asked for (``timestamp(x)``): only
+        # they keep a (series x steps) int64 matrix of them, 8 of the 17 bytes a cell would cost
+        self._want_sample_ts: set[int] = set()
 
     def run(self, node: Expr, times: np.ndarray):
         try:
@@ -208,7 +211,8 @@ class _Evaluator:
             if node.smoothed:
                 m = select_smoothed_instant(self.db, node.matchers, t, self.engine.lookback_delta_ms, self.budget)
             else:
-                m = select_instant(self.db, node.matchers, t, self.engine.lookback_delta_ms, self.budget)
+                m = select_instant(self.db, node.matchers, t, self.engine.lookback_delta_ms, self.budget,
+                                   keep_sample_ts=id(node) in self._want_sample_ts)
             return m
         if isinstance(node, MatrixSelector):
             vs = node.vector_selector
@@ -267,6 +271,8 @@ class _Evaluator:
         name = node.func
         args = node.args
         n_steps = len(times)
+        if name == "timestamp" and args:
+            self._want_sample_ts.add(id(unwrap(args[0])))
         if name == "time":
             return Steps(times / 1000.0)
         if name == "pi":

@@ -59,9 +59,14 @@ def load(db, matchers: tuple[Matcher, ...], mint: int, maxt: int, budget: Sample
 
 
 def select_instant(
-    db, matchers: tuple[Matcher, ...], times: NDArray[np.int64], lookback_ms: int, budget: SampleBudget
+    db, matchers: tuple[Matcher, ...], times: NDArray[np.int64], lookback_ms: int, budget: SampleBudget,
+    keep_sample_ts: bool = True,
 ) -> SeriesMatrix:
-    """An instant selector evaluated at ``times`` (already shifted by offset / pinned by ``@``)."""
+    """An instant selector evaluated at ``times`` (already shifted by offset / pinned by ``@``).
+
+    ``keep_sample_ts=False`` drops the timestamps of the samples picked (only ``timestamp()`` and
+    ``info()`` read them), which nearly halves the matrix: 9 bytes a cell instead of 17.
+    """
     n_steps = len(times)
     if n_steps == 0:
         return SeriesMatrix.empty(0)
@@ -74,7 +79,7 @@ def select_instant(
     if n:
         pick(_i64(arrs.ts), _f64(arrs.vs), is_stale_array(arrs.vs).view(np.uint8), _i64(arrs.edges), _i64(times),
              lookback_ms, values, present.view(np.uint8), sample_ts)
-    return SeriesMatrix(labels, values, present, sample_ts=sample_ts).compact()
+    return SeriesMatrix(labels, values, present, sample_ts=sample_ts if keep_sample_ts else None).compact()
 
 
 def select_range(
