@@ -24,6 +24,7 @@ import threading
 from aiohttp import web
 
 from promlite import __version__
+from query.quoting import go_quote
 from tsdb.matchers import Matcher
 
 from .envelope import bad_data, success
@@ -33,6 +34,7 @@ from .params import (
     get_time,
     match_sets,
     parse_limit,
+    parse_selector,
     unescape_label_name,
 )
 from .redact import redact_config
@@ -137,35 +139,37 @@ def _metadata(state: ServerState, metric: str | None, limit: int, per_metric: in
             if entry not in lst and (per_metric <= 0 or len(lst) < per_metric):
                 lst.append(entry)
     names = sorted(out)
-    if limit > 0:
+    if limit >= 0:  # Prometheus: a negative limit is none, 0 answers {}
         names = names[:limit]
     return {n: out[n] for n in names}
 
 
-def _int_param(params, name: str, default: int) -> int:
+def _int_param(params, name: str, default: int, message: str | None = None) -> int:
+    """An integer parameter as Go's ``strconv.Atoi`` reads it (``message``: Prometheus's own error text)."""
     text = params.get(name, "")
     if text == "":
         return default
     try:
+        if not text.lstrip("+-").isascii() or not text.lstrip("+-").isdigit():
+            raise ValueError(text)
         return int(text)
     except ValueError:
-        raise bad_data(f'invalid parameter "{name}": cannot parse "{text}" to a valid integer') from None
+        raise bad_data(message or f'invalid parameter "{name}": cannot parse "{text}" to a valid integer') from None
 
 
 async def metadata(request: web.Request) -> web.Response:
     state = request.app[STATE]
     params = await form(request)
-    limit = _int_param(params, "limit", -1)
-    per_metric = _int_param(params, "limit_per_metric", -1)
+    limit = _int_param(params, "limit", -1, "limit must be a number")
+    per_metric = _int_param(params, "limit_per_metric", -1, "limit_per_metric must be a number")
     return success(_metadata(state, params.get("metric") or None, limit, per_metric))
 
 
 async def targets(request: web.Request) -> web.Response:
     state = request.app[STATE]
     params = request.query
-    which = params.get("state", "any").lower() or "any"
-    if which not in ("any", "active", "dropped"):
-        which = "any"
+    # Prometheus: "", "any", "active", "dropped"; any other value shows neither list
+    which = params.get("state", "").lower() or "any"
     mgr = state.scrape_manager
     if mgr is None:
         return success({"activeTargets": [], "droppedTargets": [], "droppedTargetCounts": {}})
@@ -173,12 +177,26 @@ async def targets(request: web.Request) -> web.Response:
 
 
 async def targets_metadata(request: web.Request) -> web.Response:
+    """Prometheus's ``targetMetadata``: ``match_target`` (a selector of target labels), ``metric``,
+    ``limit`` (targets read; negative: all)."""
     state = request.app[STATE]
     mgr = state.scrape_manager
-    metric = request.query.get("metric") or None
-    out = []
+    params = await form(request)
+    limit = _int_param(params, "limit", -1, "limit must be a number")
+    match_target = params.get("match_target", "")
+    matchers = None
+    if match_target:
+        matchers = await state.run(parse_selector, match_target, "match_target")
+    metric = params.get("metric") or None
+    out: list[dict] = []
     if mgr is not None:
         for a in mgr.active_targets():
+            if limit >= 0 and len(out) >= limit:
+                break
+            if matchers is not None:
+                target_labels = dict(a.target.public_labels())
+                if not all(m.matches(target_labels.get(m.name, "")) for m in matchers):
+                    continue
             for name, md in sorted(a.status.metadata.items()):
                 if metric and name != metric:
                     continue
@@ -279,6 +297,9 @@ async def walreplay(request: web.Request) -> web.Response:
 
 
 async def rules(request: web.Request) -> web.Response:
+    typ = request.query.get("type", "").lower()
+    if typ not in ("", "alert", "record"):
+        raise bad_data(f'invalid parameter "type": not supported value {go_quote(typ)}')
     return success({"groups": []})
 
 

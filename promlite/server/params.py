@@ -148,14 +148,14 @@ def parse_limit(params: Mapping[str, str]) -> int:
     return n
 
 
-def parse_selector(text: str) -> list[Matcher]:
-    """The matchers of one series selector (``up{job="x"}``, ``{__name__=~"a.*"}``)."""
+def parse_selector(text: str, param: str = "match[]") -> list[Matcher]:
+    """The matchers of one series selector (``up{job="x"}``, ``{__name__=~"a.*"}``) of parameter ``param``."""
     try:
         expr = parse_expr(text)
     except ParseError as e:
-        raise bad_data(f'invalid parameter "match[]": {e}') from None
+        raise bad_data(f'invalid parameter "{param}": {e}') from None
     if not isinstance(expr, VectorSelector):
-        raise bad_data(f'invalid parameter "match[]": 1:1: parse error: expected a series selector, got {text!r}')
+        raise bad_data(f'invalid parameter "{param}": 1:1: parse error: expected a series selector, got {text!r}')
     return list(expr.matchers)
 
 
