@@ -384,13 +384,21 @@ class DB:
         them by series ref when it opens the directory again: a new series of
         ours must never take a ref that one of its chunks carries.
         """
-        from .head_chunks_file import max_series_ref
+        from .head_chunks_file import read_head_chunks
 
         try:
-            top = max_series_ref(os.path.join(self.path, "chunks_head"))
+            hcf = read_head_chunks(os.path.join(self.path, "chunks_head"))
         except TSDBError as e:
             log.warning("chunks_head: %s (its series refs are skipped by scanning what is readable)", e)
             top = 0
+        else:
+            if hcf.torn_path is not None:  # reported like any damage: never dropped without a word
+                log.warning(
+                    "chunks_head: %s at offset %d: the last chunk is incomplete or fails its checksum "
+                    "(a torn write, or damage); left as it is (promlite reads its samples from the WAL)",
+                    hcf.torn_path, hcf.torn_offset,
+                )
+            top = int(hcf.series_ref.max()) if len(hcf) else 0
         if top:
             self.head.index.reserve(top)
 

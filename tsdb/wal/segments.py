@@ -323,7 +323,12 @@ class WAL:
             todo = [s for s in segs if s > ckpt[0]]
         else:
             todo = segs
-        todo = self._check_contiguous(segs, todo, repair)
+        if from_segment is None and ckpt is not None and todo:
+            # checkpoint N stands for segments <= N; N + 1 was started before it was written (and
+            # only a later checkpoint deletes it), so a first segment past N + 1 means files were lost
+            todo = self._check_contiguous(segs, [ckpt[0], *todo], repair)[1:]
+        else:
+            todo = self._check_contiguous(segs, todo, repair)
         for s in todo:
             path = os.path.join(self._dir, segment_name(s))
             with self._lock:
