@@ -17,7 +17,7 @@ import numpy as np
 from .block import Block
 from .block.chunk_locate import CRC32C_TABLE, MESSAGES, locate_chunks
 from .codec.xor import ENCODING_XOR, decode_xor_many
-from .errors import CorruptError
+from .errors import CorruptChunkError, CorruptError
 from .labels import Labels
 from .matchers import Matcher
 from .samples import SampleArrays
@@ -167,6 +167,9 @@ def _decode_segment(reader, index: int, offs: np.ndarray):
     seg = np.frombuffer(m, dtype=np.uint8)
     try:
         data_off, data_len = _locate(reader, index, seg, offs, np.zeros(len(offs), dtype=np.bool_))
-        return decode_xor_many(seg, data_off, data_len)
+        try:
+            return decode_xor_many(seg, data_off, data_len)
+        except CorruptChunkError as e:  # offsets are into the segment: name its file too
+            raise CorruptChunkError(str(e), reader.paths[index], e.offset) from None
     finally:
         del seg

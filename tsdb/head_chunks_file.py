@@ -87,6 +87,8 @@ _MAX_LEN_FIELD = 5  # binary.MaxVarintLen32: Prometheus reads the length from at
 _CRC_SIZE = 4
 #: ``MaxHeadChunkMetaSize``: the largest chunk without its data (a shorter zero tail is padding).
 _MAX_META_SIZE = _META.size + _MAX_LEN_FIELD + _CRC_SIZE  # 34
+#: ``chunkenc.EncHistogram`` and ``EncFloatHistogram``: valid, but not decoded here.
+_HISTOGRAM_ENCODINGS = (2, 3)
 
 
 @dataclass(frozen=True)
@@ -344,9 +346,10 @@ def decode_all(
     Raises
     ------
     ValueError
-        A chunk is not XOR-encoded (histogram chunks are not supported here); names
+        A chunk is a histogram chunk (encoding 2 or 3: not supported here); names
         the file and offset.
     CorruptError
+        A chunk's encoding is none Prometheus writes (its CRC matched: a writer bug).
         A chunk's bit stream does not decode although its CRC matched (a writer bug, or
         a CRC collision); names the file and the offset of the bad byte.
     """
@@ -357,6 +360,10 @@ def decode_all(
     bad = hcf.encoding != ENCODING_XOR
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        if int(hcf.encoding[i]) not in _HISTOGRAM_ENCODINGS:  # no encoding Prometheus writes
+            raise CorruptError(f"unknown chunk encoding {int(hcf.encoding[i])} (series ref "
+                               f"{int(hcf.series_ref[i])})", path=hcf.path_of(i),
+                               offset=int(hcf.file_offset[i]) + _META.size - 1)
         raise ValueError(f"{hcf.path_of(i)} at offset {int(hcf.file_offset[i])}: chunk encoding "
                          f"{int(hcf.encoding[i])} is not XOR ({ENCODING_XOR}); only float chunks "
                          f"are supported")

@@ -153,7 +153,7 @@ class BlockMeta:
             ulid = doc["ulid"]
             if not isinstance(ulid, str) or not is_ulid(ulid):
                 raise ValueError(f"bad ulid {ulid!r}")
-            st = doc.get("stats") or {}
+            st = _obj(doc.get("stats"), "stats")
             stats = BlockStats(
                 num_samples=_int(st.get("numSamples", 0)),
                 num_series=_int(st.get("numSeries", 0)),
@@ -162,13 +162,13 @@ class BlockMeta:
                 num_float_samples=_int(st.get("numFloatSamples", 0)),
                 num_histogram_samples=_int(st.get("numHistogramSamples", 0)),
             )
-            c = doc.get("compaction") or {}
+            c = _obj(doc.get("compaction"), "compaction")
             comp = Compaction(
                 level=_int(c.get("level", 1)),
                 sources=tuple(str(s) for s in c.get("sources") or ()),
                 parents=tuple(
                     BlockDesc(str(p["ulid"]), _int(p["minTime"]), _int(p["maxTime"]))
-                    for p in c.get("parents") or ()
+                    for p in (_obj(p, "parent") for p in c.get("parents") or ())
                 ),
                 deletable=bool(c.get("deletable", False)),
                 failed=bool(c.get("failed", False)),
@@ -193,6 +193,17 @@ class BlockMeta:
 def _int(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise ValueError(f"expected an integer, got {v!r}")
+    if not -(2**63) <= v < 2**63:  # Go's int64: Prometheus refuses the file too
+        raise ValueError(f"integer {v} is out of the int64 range")
+    return v
+
+
+def _obj(v: Any, what: str) -> dict:
+    """A JSON object field (absent or null: empty); anything else is a wrong shape."""
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise TypeError(f"{what} is not an object: {v!r:.60}")
     return v
 
 
@@ -206,9 +217,13 @@ def read_meta(block_dir: str) -> BlockMeta:
         raise CorruptError("meta.json is missing", path) from None
     try:
         doc = json.loads(raw)
+    except RecursionError:  # "[[[[..." nested deeper than Python's stack
+        raise CorruptError("meta.json is not valid JSON: nested too deeply", path) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         offset = getattr(e, "pos", None) if isinstance(e, json.JSONDecodeError) else e.start
         raise CorruptError(f"meta.json is not valid JSON: {e}", path, offset) from None
+    except ValueError as e:  # an integer literal of more than 4300 digits (int_max_str_digits)
+        raise CorruptError(f"meta.json is not valid JSON: {e}", path) from None
     return BlockMeta.from_json(doc, path)
 
 
