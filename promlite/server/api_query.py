@@ -39,10 +39,12 @@ from query.limits import cancellation
 from query.parser import ParseError, format_expr, parse_expr_cached
 
 from .envelope import APIError, bad_data, json_response, success, success_bytes
-from .params import get_duration_ms, get_time, range_params
+from .params import get_duration_ms, get_query, get_time, range_params
 from .render import render_result
+from .render_stream import STREAM_MIN_POINTS, point_count, render_parts
 from .request import form
 from .state import STATE, ServerState
+from .stream_response import Parts, stream_answer
 
 log = logging.getLogger("promlite.api")
 
@@ -95,8 +97,11 @@ def _timeout_s(state: ServerState, params) -> float:
 
 
 async def _evaluate(state: ServerState, timeout_s: float, parse: Callable[[str | None], Expr],
-                    text: str | None, call: str, *args):
+                    text: str | None, call: str, *args) -> bytes | Parts:
     """Parse ``text`` with ``parse``, evaluate it with ``engine.<call>(expr, *args)``, render: one pool trip.
+
+    A large answer (``render_stream.STREAM_MIN_POINTS`` points or more) comes back as
+    :class:`Parts`: its first part rendered, the others rendered while it is sent.
 
     At most ``--query.max-concurrency`` queries are in the pool at once; the others wait in a FIFO
     queue, and the wait counts against the query's timeout, as in Prometheus. When the handler stops
@@ -121,7 +126,12 @@ async def _evaluate(state: ServerState, timeout_s: float, parse: Callable[[str |
             t2 = time.perf_counter()
             if cancel.is_set():
                 raise QueryTimeoutError("query timed out in expression evaluation")
-            return render_result(result), t2 - t1, time.perf_counter() - t2
+            if point_count(result) >= STREAM_MIN_POINTS:  # large: rendered part by part as it is sent
+                rest = render_parts(result)
+                answer: bytes | Parts = Parts(next(rest), rest)
+            else:
+                answer = render_result(result)
+            return answer, t2 - t1, time.perf_counter() - t2
 
     try:
         async with asyncio.timeout_at(deadline + _BACKSTOP_GRACE_S):  # no extra Task, unlike wait_for
@@ -153,22 +163,28 @@ async def _evaluate(state: ServerState, timeout_s: float, parse: Callable[[str |
         m.queries_concurrent.dec()
 
 
-async def query(request: web.Request) -> web.Response:
+async def _answer(request: web.Request, state: ServerState, data: bytes | Parts) -> web.StreamResponse:
+    if isinstance(data, Parts):
+        return await stream_answer(request, state, data)
+    return json_response(success_bytes(data))
+
+
+async def query(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     params = await form(request)
     t = get_time(params, "time", int(time.time() * 1000))
     timeout_s = _timeout_s(state, params)
-    data = await _evaluate(state, timeout_s, _parse, params.get("query"), "instant", t)
-    return json_response(success_bytes(data))
+    data = await _evaluate(state, timeout_s, _parse, get_query(params), "instant", t)
+    return await _answer(request, state, data)
 
 
-async def query_range(request: web.Request) -> web.Response:
+async def query_range(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     params = await form(request)
     start, end, step = range_params(params)
     timeout_s = _timeout_s(state, params)
-    data = await _evaluate(state, timeout_s, _parse_range_expr, params.get("query"), "range", start, end, step)
-    return json_response(success_bytes(data))
+    data = await _evaluate(state, timeout_s, _parse_range_expr, get_query(params), "range", start, end, step)
+    return await _answer(request, state, data)
 
 
 def _format(text: str | None) -> str:
@@ -179,7 +195,7 @@ async def format_query(request: web.Request) -> web.Response:
     """Prometheus's ``Prettify`` of ``query``; parsing and printing run on the query pool (see module docstring)."""
     state = request.app[STATE]
     params = await form(request)
-    return success(await state.run(_format, params.get("query")))
+    return success(await state.run(_format, get_query(params)))
 
 
 async def query_exemplars(request: web.Request) -> web.Response:
@@ -189,7 +205,7 @@ async def query_exemplars(request: web.Request) -> web.Response:
     end = get_time(params, "end", 2**62)
     if end < start:
         raise bad_data('invalid parameter "end": end timestamp must not be before start time')
-    await request.app[STATE].run(_parse, params.get("query"))
+    await request.app[STATE].run(_parse, get_query(params))
     return success([])
 
 

@@ -8,7 +8,7 @@ tsdb in a temporary directory.
 
 Invariant: every error answer is the JSON envelope with
 ``Content-Type: application/json`` -- handler errors (``APIError``),
-aiohttp's own 404/405/413, and unexpected exceptions (``internal``, 500,
+aiohttp's own 404/405/413, a URL over ``request.MAX_URL_BYTES`` (414), and unexpected exceptions (``internal``, 500,
 logged) alike. Grafana parses the body of every failed request as JSON.
 (Requests too malformed to reach a handler -- a bad request line, an
 oversized header -- get aiohttp's plain-text 400, as Go's server answers
@@ -27,6 +27,7 @@ from aiohttp import web
 
 from . import api_admin, api_meta, api_query, ui_routes
 from .envelope import APIError, compress_if_accepted, error_response
+from .request import MAX_BODY_BYTES, MAX_URL_BYTES
 from .state import STATE, ServerState
 from .webconfig import WebConfig, auth_middleware
 
@@ -50,6 +51,10 @@ async def envelope_middleware(request: web.Request, handler):
     state = request.app[STATE]
     t0 = time.perf_counter()
     try:
+        if len(request.raw_path) > MAX_URL_BYTES:
+            raise APIError("bad_data", f"request URL too long: {len(request.raw_path)} bytes, at most "
+                           f"{MAX_URL_BYTES} ({MAX_URL_BYTES // 1024} KiB); send long parameters as a "
+                           "form-encoded POST body", 414)
         if not state.ready and request.path not in _ALWAYS_SERVED:
             raise APIError("unavailable", "Service Unavailable: the server is starting up or shutting down")
         resp = await handler(request)
@@ -62,6 +67,9 @@ async def envelope_middleware(request: web.Request, handler):
         msg = e.reason if e.status != 404 else "not found"
         if e.status == 405:
             msg = f"method {request.method} not allowed for {request.path}"
+        elif e.status == 413:
+            msg = (f"request body too large: at most {MAX_BODY_BYTES} bytes ({MAX_BODY_BYTES // 2**20} MiB)"
+                   f" ({e.text})")
         resp = error_response(APIError(typ, msg, e.status))
         if e.status == 405 and isinstance(e, web.HTTPMethodNotAllowed):
             resp.headers["Allow"] = ",".join(sorted(e.allowed_methods))
@@ -118,7 +126,7 @@ def create_app(state: ServerState, web_config: WebConfig | None = None) -> web.A
     middlewares = [envelope_middleware]
     if web_config is not None and (web_config.users or web_config.headers):
         middlewares.insert(0, auth_middleware(web_config))
-    app = web.Application(middlewares=middlewares, client_max_size=4 * 2**20)
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[STATE] = state
     api_query.add_routes(app)
     api_meta.add_routes(app)

@@ -10,9 +10,19 @@ Every problem raises :class:`~promlite.server.envelope.APIError` of type
 ``bad_data`` with Prometheus's wording (``invalid parameter "start": cannot
 parse "x" to a valid timestamp``), so handlers never see malformed input.
 
-Limits: a range query may have at most ``MAX_POINTS`` = 11,000 steps per
-series; a request may carry at most ``MAX_MATCH_SETS`` ``match[]`` selectors
-(Prometheus has no such limit; a huge list is refused instead of parsed).
+Limits (400 ``bad_data``, checked on the event loop before anything is parsed):
+
+* a range query may have at most ``MAX_POINTS`` = 11,000 steps per series (Prometheus's own limit);
+* a request may carry at most ``MAX_MATCH_SETS`` = 1,000 ``match[]`` selectors. Prometheus has no
+  such limit; Grafana sends one selector per lookup and the largest label browsers a few dozen,
+  while 1,000 selectors already cost seconds of parsing and index work: a huge list is refused
+  instead of parsed;
+* a PromQL expression (``query``) and each selector (``match[]``, ``match_target``) may be at most
+  ``MAX_QUERY_BYTES`` = 256 KiB of UTF-8. Prometheus has no such limit either; the longest
+  generated dashboard queries are tens of KiB, and parsing costs about 20 µs a token, so 256 KiB
+  (~50,000 tokens) bounds one request's parse at about a second of a query worker.
+
+The body (4 MiB, 413) and URL (512 KiB, 414) limits are in :mod:`.request`.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from .envelope import bad_data
 
 MAX_POINTS = 11_000
 MAX_MATCH_SETS = 1_000
+MAX_QUERY_BYTES = 256 * 2**10
 
 # Prometheus's MinTime/MaxTime in ms (time.Unix(math.MinInt64/1000+62135596801, 0) and
 # time.Unix(math.MaxInt64/1000-62135596801, 999999999)): what clients send to mean "unbounded".
@@ -134,6 +145,23 @@ def range_params(params: Mapping[str, str]) -> tuple[int, int, int]:
     return start, end, step
 
 
+def check_length(text: str | None, name: str) -> None:
+    """``bad_data`` when ``text`` (parameter ``name``) is over ``MAX_QUERY_BYTES`` of UTF-8."""
+    if text is None or len(text) * 4 <= MAX_QUERY_BYTES:
+        return
+    n = len(text.encode("utf-8", "surrogatepass"))
+    if n > MAX_QUERY_BYTES:
+        raise bad_data(f'invalid parameter "{name}": {n} bytes long, at most {MAX_QUERY_BYTES} '
+                       f"({MAX_QUERY_BYTES // 1024} KiB)")
+
+
+def get_query(params: Mapping[str, str]) -> str | None:
+    """Parameter ``query`` (None when absent), refused when over ``MAX_QUERY_BYTES``."""
+    text = params.get("query")
+    check_length(text, "query")
+    return text
+
+
 def parse_limit(params: Mapping[str, str]) -> int:
     """``limit`` (0 = none); Prometheus refuses negatives and non-integers."""
     text = params.get("limit", "")
@@ -150,6 +178,7 @@ def parse_limit(params: Mapping[str, str]) -> int:
 
 def parse_selector(text: str, param: str = "match[]") -> list[Matcher]:
     """The matchers of one series selector (``up{job="x"}``, ``{__name__=~"a.*"}``) of parameter ``param``."""
+    check_length(text, param)
     try:
         expr = parse_expr(text)
     except ParseError as e:
@@ -165,8 +194,7 @@ def parse_match_sets(values: list[str], *, required: bool = False) -> list[list[
         if required:
             raise bad_data("no match[] parameter provided")
         return []
-    if len(values) > MAX_MATCH_SETS:
-        raise bad_data(f"too many match[] parameters: {len(values)} (at most {MAX_MATCH_SETS})")
+    check_match_values(values)
     sets = [parse_selector(v) for v in values]
     for ms in sets:
         if all(m.matches("") for m in ms):
@@ -174,12 +202,22 @@ def parse_match_sets(values: list[str], *, required: bool = False) -> list[list[
     return sets
 
 
+def check_match_values(values: list[str]) -> None:
+    """The ``match[]`` limits: at most ``MAX_MATCH_SETS`` selectors of at most ``MAX_QUERY_BYTES`` each."""
+    if len(values) > MAX_MATCH_SETS:
+        raise bad_data(f"too many match[] parameters: {len(values)} (at most {MAX_MATCH_SETS})")
+    for v in values:
+        check_length(v, "match[]")
+
+
 async def match_sets(run: Callable[..., Awaitable[Any]], values: list[str], *,
                      required: bool = False) -> list[list[Matcher]]:
-    """:func:`parse_match_sets` through ``run`` (the query pool): up to 1,000 selectors in a 1 MiB URL
-    are seconds of parsing, which must not hold the event loop. No selectors: no trip."""
+    """:func:`parse_match_sets` through ``run`` (the query pool): up to 1,000 selectors in a 4 MiB body
+    are seconds of parsing, which must not hold the event loop. No selectors: no trip. The limits
+    are checked here first, on the loop, so a refused request costs no trip either."""
     if not values:
         return parse_match_sets(values, required=required)
+    check_match_values(values)
     return await run(functools.partial(parse_match_sets, values, required=required))
 
 

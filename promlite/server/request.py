@@ -19,6 +19,18 @@ uses for a form it cannot parse (``error parsing form values: ...``):
   bytes) is refused; other content types' bodies are not read, as in Go;
 * a body over ``client_max_size`` is 413 (aiohttp raises it while reading).
 
+Limits on the request itself (the envelope middleware answers them in JSON, ``bad_data``):
+
+* ``MAX_BODY_BYTES`` = 4 MiB of body, else 413. A form-encoded query is its text plus a few
+  parameters; Prometheus reads the form with Go's ``ParseForm``, whose own cap is 10 MiB, and
+  Grafana's largest POSTs are far below 1 MiB. 4 MiB still fits 1,000 ``match[]`` selectors of
+  4 KiB each.
+* ``MAX_URL_BYTES`` = 512 KiB of path and query string, else 414. Go's server reads up to 1 MiB
+  of request line and headers; clients stay far below that (nginx's default buffer for a request
+  line is 8 KiB, and Prometheus's documentation advises a form-encoded POST for long queries).
+  A request line over ``serve.MAX_REQUEST_LINE`` (1 MiB) never reaches the application:
+  aiohttp's parser answers it with a plain-text 400, as Go answers an oversized header in plain text.
+
 Cost: linear in the size of the parameters; more than ``OFF_LOOP_BYTES`` of
 them are decoded on the default executor, so a 4 MiB body does not hold the
 event loop.
@@ -36,6 +48,7 @@ from multidict import MultiDict, MultiDictProxy
 from .envelope import APIError, bad_data
 
 MAX_BODY_BYTES = 4 * 2**20
+MAX_URL_BYTES = 512 * 2**10
 OFF_LOOP_BYTES = 64 * 2**10
 
 FORM_CT = "application/x-www-form-urlencoded"

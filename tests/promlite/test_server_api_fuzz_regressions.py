@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import tsdb
 from promlite.server import ServerState, create_app
+from promlite.server.serve import MAX_HEADER_FIELD, MAX_REQUEST_LINE
 from query.engine import Engine
 from scraper.manager import ScrapeManager
 
@@ -62,7 +63,9 @@ def call(db, method: str, path: str, *, manager=None, data=None, headers=None, *
     async def go():
         state = ServerState(db, Engine(db, timeout_s=30), **state_kw)
         state.scrape_manager = manager  # after the self-metrics registered (they read more of a manager)
-        client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
+        server = TestServer(create_app(state), host="127.0.0.1")
+        await server.start_server(max_line_size=MAX_REQUEST_LINE, max_field_size=MAX_HEADER_FIELD)  # as serve.py
+        client = TestClient(server)
         await client.start_server()
         try:
             r = await client.request(method, path, data=data, headers=headers)
@@ -137,3 +140,48 @@ def test_format_query_and_exemplars_answer_post(db):
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     assert ok(call(db, "POST", "/api/v1/format_query", data="query=a%2Bb", headers=form)) == "a + b"
     assert ok(call(db, "POST", "/api/v1/query_exemplars", data="query=up", headers=form)) == []
+
+
+# -- request limits: JSON answers, 400/413/414 -------------------------------------------------
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_body_over_4_mib_is_413_json(db):
+    from promlite.server.request import MAX_BODY_BYTES
+
+    body = b"query=" + b"1" * MAX_BODY_BYTES
+    doc = err(call(db, "POST", "/api/v1/query", data=body, headers=FORM), 413, "bad_data", "request body too large")
+    assert "4194304" in doc["error"]
+
+
+def test_url_over_512_kib_is_414_json(db):
+    from promlite.server.request import MAX_URL_BYTES
+
+    err(call(db, "GET", "/api/v1/labels?match[]=" + "a" * MAX_URL_BYTES), 414, "bad_data", "request URL too long")
+    # just under the limit the request reaches its handler (and the selector-length limit answers)
+    err(call(db, "GET", "/api/v1/labels?match[]=" + "a" * (MAX_URL_BYTES - 100)), 400, "bad_data",
+        'invalid parameter "match[]"')
+
+
+def test_query_over_256_kib_is_400_before_parsing(db):
+    from promlite.server.params import MAX_QUERY_BYTES
+
+    long_query = "1+" * (MAX_QUERY_BYTES // 2) + "1"
+    for path in ("/api/v1/query", "/api/v1/query_range", "/api/v1/format_query", "/api/v1/query_exemplars"):
+        extra = "&start=1&end=2&step=1" if path.endswith("range") else ""
+        err(call(db, "POST", path, data=f"query={long_query}{extra}".replace("+", "%2B"), headers=FORM), 400,
+            "bad_data", f'invalid parameter "query": {len(long_query)} bytes long, at most {MAX_QUERY_BYTES}')
+    # multi-byte characters count as their UTF-8 bytes
+    text = '"' + "é" * (MAX_QUERY_BYTES // 2) + '"'
+    err(call(db, "POST", "/api/v1/query", data="query=" + text, headers=FORM), 400, "bad_data", "bytes long")
+    ok(call(db, "POST", "/api/v1/query", data="query=" + "1%2B" * 1000 + "1", headers=FORM))
+
+
+def test_more_than_1000_match_selectors_is_400(db):
+    many = "&".join(["match[]=up"] * 1001)
+    for path in ("/api/v1/series", "/api/v1/labels", "/api/v1/label/job/values"):
+        method = "GET" if "label/" in path else "POST"
+        resp = call(db, method, f"{path}?{many}") if method == "GET" else call(db, method, path, data=many, headers=FORM)
+        err(resp, 400, "bad_data", "too many match[] parameters: 1001 (at most 1000)")
+    assert len(ok(call(db, "POST", "/api/v1/series", data="&".join(["match[]=up"] * 1000), headers=FORM))) == 3
