@@ -11,6 +11,7 @@ cdef void _pick(const int64_t[::1] ts, const double[::1] vs, const uint8_t[::1] 
     cdef Py_ssize_t n_steps = times.shape[0]
     cdef Py_ssize_t i, j, a, b, k, s
     cdef int64_t t, prev_t
+    cdef bint want_t = out_t.shape[0] > 0
     for i in range(n):
         a = edges[i]
         b = edges[i + 1]
@@ -30,7 +31,8 @@ cdef void _pick(const int64_t[::1] ts, const double[::1] vs, const uint8_t[::1] 
                 continue
             out_v[i, j] = vs[s]
             out_p[i, j] = 1
-            out_t[i, j] = ts[s]
+            if want_t:
+                out_t[i, j] = ts[s]
 
 
 def pick(const int64_t[::1] ts, const double[::1] vs, const uint8_t[::1] stale, const int64_t[::1] edges,
@@ -39,10 +41,11 @@ def pick(const int64_t[::1] ts, const double[::1] vs, const uint8_t[::1] stale, 
     """Each series' (CSR ``edges``) latest sample in ``(t - lookback, t]`` at every step ``t``; a stale one is absent.
 
     One pointer per series walks the step times (reset where they go back). Runs without the GIL.
+    An ``out_t`` with no rows asks for no sample timestamps (they cost 8 bytes a cell).
     """
     if edges.shape[0] < 1 or out_v.shape[0] < edges.shape[0] - 1 or out_v.shape[1] < times.shape[0] or (
             out_p.shape[0] < out_v.shape[0] or out_p.shape[1] < out_v.shape[1]) or (
-            out_t.shape[0] < out_v.shape[0] or out_t.shape[1] < out_v.shape[1]) or (
+            out_t.shape[0] != 0 and (out_t.shape[0] < out_v.shape[0] or out_t.shape[1] < out_v.shape[1])) or (
             ts.shape[0] < vs.shape[0] or stale.shape[0] < vs.shape[0]):
         raise ValueError("BUG: pick: inconsistent array shapes")
     with nogil:

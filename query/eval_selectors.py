@@ -75,7 +75,7 @@ def select_instant(
     budget.charge(n * n_steps)  # the (series x steps) matrix, before allocating it
     values = np.zeros((n, n_steps))
     present = np.zeros((n, n_steps), dtype=bool)
-    sample_ts = np.zeros((n, n_steps), dtype=np.int64)
+    sample_ts = np.zeros((n, n_steps) if keep_sample_ts else (0, 0), dtype=np.int64)
     if n:
         pick(_i64(arrs.ts), _f64(arrs.vs), is_stale_array(arrs.vs).view(np.uint8), _i64(arrs.edges), _i64(times),
              lookback_ms, values, present.view(np.uint8), sample_ts)
