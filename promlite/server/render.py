@@ -105,10 +105,11 @@ _ONE = np.ones(1, dtype=np.bool_)  # the mask argument when there is none (not r
 
 
 def _render(prefix: bytes, labels, field: bytes, tail: bytes, edges: np.ndarray, times: np.ndarray,
-            per_row: bool, values: np.ndarray, present: np.ndarray | None) -> bytes:
-    """``prefix``, the series (see ``render_kernels.render_points``), ``]}``; one allocation, one copy out.
+            per_row: bool, values: np.ndarray, present: np.ndarray | None, close: bytes = b"]}") -> bytes:
+    """``prefix``, the series (see ``render_kernels.render_points``), ``close``; one allocation, one copy out.
 
-    ``values``, ``times`` and ``present`` are C-contiguous, 1-d, of the kernels' dtypes.
+    ``values``, ``times`` and ``present`` are C-contiguous, 1-d, of the kernels' dtypes. A part of
+    a streamed answer (:mod:`.render_stream`) passes ``close=b""`` for every part but the last.
     """
     codes, mant, n_slow = rk.classify(values, values.view(np.uint64), _ONE if present is None else present,
                                       present is not None)
@@ -116,13 +117,13 @@ def _render(prefix: bytes, labels, field: bytes, tail: bytes, edges: np.ndarray,
     ts_text, ts_off = rk.timestamp_table(times)
     heads, head_off = _heads(labels, field)
     n_points = len(values) if present is None else int(np.count_nonzero(present))
-    size = len(prefix) + len(heads) + len(labels) * (1 + len(tail)) + n_points * rk.POINT_MAX + 2
+    size = len(prefix) + len(heads) + len(labels) * (1 + len(tail)) + n_points * rk.POINT_MAX + len(close)
     out = np.empty(size, dtype=np.uint8)
     out[: len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
     pos = rk.render_points(out, len(prefix), heads, head_off, np.frombuffer(tail, dtype=np.uint8), edges,
                            ts_text, ts_off, per_row, values, codes, mant, slow)
-    out[pos : pos + 2] = (93, 125)  # ]}
-    return out[: pos + 2].tobytes()
+    out[pos : pos + len(close)] = np.frombuffer(close, dtype=np.uint8)
+    return out[: pos + len(close)].tobytes()
 
 
 def _render_matrix(m: Any) -> bytes:
