@@ -21,6 +21,7 @@ list is in ``docs/config.md``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,13 +50,13 @@ SCRAPE_PROTOCOLS = {
 _UNPARSABLE_PROTOCOLS = ("PrometheusProto", "PrometheusText1.0.0")
 DEFAULT_SCRAPE_PROTOCOLS = ("OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText0.0.4")
 
-_TOP_KEYS = ("global", "scrape_configs", "storage")
-_TOP_UNSUPPORTED = ("rule_files", "alerting", "remote_write", "remote_read", "tracing",
+_TOP_KEYS = ("global", "scrape_configs", "storage", "rule_files")
+_TOP_UNSUPPORTED = ("alerting", "remote_write", "remote_read", "tracing",
                     "scrape_config_files", "otlp", "runtime")
 _GLOBAL_KEYS = ("scrape_interval", "scrape_timeout", "evaluation_interval", "external_labels",
                 "body_size_limit", "sample_limit", "label_limit", "label_name_length_limit",
-                "label_value_length_limit", "scrape_protocols")
-_GLOBAL_UNSUPPORTED = ("rule_query_offset", "query_log_file", "scrape_failure_log_file", "target_limit",
+                "label_value_length_limit", "scrape_protocols", "rule_query_offset")
+_GLOBAL_UNSUPPORTED = ("query_log_file", "scrape_failure_log_file", "target_limit",
                        "keep_dropped_targets", "metric_name_validation_scheme", "metric_name_escaping_scheme",
                        "scrape_native_histograms", "convert_classic_histograms_to_nhcb",
                        "always_scrape_classic_histograms", "extra_scrape_metrics")
@@ -91,6 +92,8 @@ class GlobalConfig:
     label_name_length_limit: int = 0
     label_value_length_limit: int = 0
     scrape_protocols: tuple[str, ...] | None = None
+    #: ``rule_query_offset``: rule groups without their own ``query_offset`` evaluate this far back (ms)
+    rule_query_offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,8 @@ class Config:
     scrape_configs: tuple[ScrapeConfig, ...] = ()
     storage: StorageConfig = field(default_factory=StorageConfig)
     source: str = "<config>"
+    #: ``rule_files``: glob patterns, made absolute against the config file's directory
+    rule_files: tuple[str, ...] = ()
 
     def job(self, name: str) -> ScrapeConfig | None:
         for sc in self.scrape_configs:
@@ -196,7 +201,19 @@ def _parse(doc: Doc, base_dir: str) -> Config:
         seen[sc.job_name] = i
         jobs.append(sc)
     return Config(global_config=g, scrape_configs=tuple(jobs), storage=_parse_storage(top.get("storage")),
-                  source=doc.source)
+                  source=doc.source, rule_files=_rule_files(top.get("rule_files"), base_dir))
+
+
+def _rule_files(v: Any, base_dir: str) -> tuple[str, ...]:
+    """``rule_files``: glob patterns (Go's ``filepath.Match`` syntax, checked here as Prometheus checks it)."""
+    out = []
+    for i, pat in enumerate(F.string_list(("rule_files",), v) if v is not None else ()):
+        if not pat:
+            raise PathError(("rule_files", i), "empty rule file pattern")
+        if re.search(r"\[[^\]]*$", pat):
+            raise PathError(("rule_files", i), f'invalid rule file path "{pat}": syntax error in pattern')
+        out.append(pat if os.path.isabs(pat) else os.path.join(base_dir, pat))
+    return tuple(out)
 
 
 def _parse_storage(v: Any) -> StorageConfig:
@@ -241,6 +258,8 @@ def _parse_global(doc: Doc, v: Any) -> GlobalConfig:
         scrape_interval=interval, scrape_timeout=timeout,
         evaluation_interval=ev or GlobalConfig.evaluation_interval,
         external_labels=F.label_set((*p, "external_labels"), m.get("external_labels")),
+        rule_query_offset=F.duration((*p, "rule_query_offset"), m["rule_query_offset"])
+        if "rule_query_offset" in m else 0,
         body_size_limit=F.byte_size((*p, "body_size_limit"), m.get("body_size_limit", 0)),
         sample_limit=F.uint((*p, "sample_limit"), m.get("sample_limit", 0)),
         label_limit=F.uint((*p, "label_limit"), m.get("label_limit", 0)),

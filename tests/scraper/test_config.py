@@ -144,7 +144,9 @@ def test_configs_compare_by_value():
 ERRORS = [
     # (yaml, message fragment, line, key)
     ("foo: 1", "unknown key 'foo'", 1, "foo"),
-    ("rule_files: [a.yml]", "promlite does not support", 1, "rule_files"),
+    ("alerting: {}", "promlite does not support", 1, "alerting"),
+    ("rule_files: ['a[']", 'invalid rule file path "a[": syntax error in pattern', 1, "rule_files[0]"),
+    ("rule_files: ['']", "empty rule file pattern", 1, "rule_files[0]"),
     ("global:\n  scrape_interval: 1x", 'not a valid duration string: "1x"', 2, "global.scrape_interval"),
     ("global:\n  scrape_interval: 5s\n  scrape_timeout: 6s", "global scrape timeout greater than scrape interval",
      3, "global.scrape_timeout"),
