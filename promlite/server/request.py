@@ -83,6 +83,12 @@ def parse_query_string(qs: str | bytes) -> list[tuple[str, str]]:
             qs = qs.decode("utf-8")
         except UnicodeDecodeError:
             raise _form_error("invalid UTF-8 in the request body") from None
+    elif not qs.isascii():
+        # aiohttp hands over a request target that is not UTF-8 with surrogate escapes (\udcff)
+        try:
+            qs.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _form_error("invalid UTF-8 in the query string") from None
     m = _BAD_ESCAPE.search(qs)
     if m:
         raise _form_error(f'invalid URL escape "{qs[m.start():m.start() + 3]}"')
