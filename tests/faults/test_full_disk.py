@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import http.client
+import http.server
 import json
 import os
 import resource
@@ -45,8 +46,16 @@ from timing import wait_until
 N_SERIES = 300
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A scrape target that does not print a traceback when the killed server's connection breaks."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass
+
+
 def _target(n_series: int):
-    import http.server
     import threading
 
     state = {"n": 0}
@@ -67,7 +76,7 @@ def _target(n_series: int):
         def log_message(self, *a) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = QuietServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd

@@ -52,6 +52,15 @@ from tsdb import Matcher
 N_SERIES = 20
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A scrape target that does not print a traceback when the killed server's connection breaks."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass
+
+
 class CounterTarget:
     """A loopback scrape target: ``fault_counter{i="0".."19"}``, each scrape a larger value."""
 
@@ -75,7 +84,7 @@ class CounterTarget:
             def log_message(self, *a) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
