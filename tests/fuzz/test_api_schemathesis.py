@@ -45,8 +45,8 @@ from soak import SOAK, scaled
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "..", "..", "docs", "openapi.yaml")
 
-CI_EXAMPLES = 60
-SOAK_EXAMPLES = 220
+CI_EXAMPLES = 100
+SOAK_EXAMPLES = 400
 EXAMPLES = scaled(CI_EXAMPLES, SOAK_EXAMPLES)
 
 # errorType -> HTTP status, as prometheus/web/api/v1/api.go's returnAPIError maps them
