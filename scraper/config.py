@@ -36,6 +36,7 @@ from .config_http import (
 from .relabel import RelabelConfig, RelabelConfigError, parse_relabel_config
 
 __all__ = [
+    "AlertingConfig", "AlertmanagerConfig",
     "Config", "ConfigError", "FileSDConfig", "GlobalConfig", "ScrapeConfig", "StaticConfig", "StorageConfig",
     "load_config", "load_config_file", "SCRAPE_PROTOCOLS", "DEFAULT_SCRAPE_PROTOCOLS",
 ]
@@ -50,8 +51,8 @@ SCRAPE_PROTOCOLS = {
 _UNPARSABLE_PROTOCOLS = ("PrometheusProto", "PrometheusText1.0.0")
 DEFAULT_SCRAPE_PROTOCOLS = ("OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText0.0.4")
 
-_TOP_KEYS = ("global", "scrape_configs", "storage", "rule_files")
-_TOP_UNSUPPORTED = ("alerting", "remote_write", "remote_read", "tracing",
+_TOP_KEYS = ("global", "scrape_configs", "storage", "rule_files", "alerting")
+_TOP_UNSUPPORTED = ("remote_write", "remote_read", "tracing",
                     "scrape_config_files", "otlp", "runtime")
 _GLOBAL_KEYS = ("scrape_interval", "scrape_timeout", "evaluation_interval", "external_labels",
                 "body_size_limit", "sample_limit", "label_limit", "label_name_length_limit",
@@ -148,6 +149,31 @@ class ScrapeConfig:
 
 
 @dataclass(frozen=True)
+class AlertmanagerConfig:
+    """One ``alerting.alertmanagers`` entry (Prometheus's ``AlertmanagerConfig``); ``timeout`` in ms."""
+
+    scheme: str = "http"
+    path_prefix: str = ""
+    timeout: int = 10_000
+    api_version: str = "v2"
+    http: HTTPClientConfig = field(default_factory=HTTPClientConfig)
+    static_configs: tuple[StaticConfig, ...] = ()
+    file_sd_configs: tuple[FileSDConfig, ...] = ()
+    #: applied to the discovered Alertmanagers (``__address__``, ``__scheme__``, ``__alerts_path__``)
+    relabel_configs: tuple[RelabelConfig, ...] = ()
+    #: applied to the alerts sent to these Alertmanagers only, after the global ``alert_relabel_configs``
+    alert_relabel_configs: tuple[RelabelConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlertingConfig:
+    """``alerting:``: alert relabeling for every Alertmanager, and where the Alertmanagers are."""
+
+    alert_relabel_configs: tuple[RelabelConfig, ...] = ()
+    alertmanagers: tuple[AlertmanagerConfig, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole configuration file."""
 
@@ -157,6 +183,7 @@ class Config:
     source: str = "<config>"
     #: ``rule_files``: glob patterns, made absolute against the config file's directory
     rule_files: tuple[str, ...] = ()
+    alerting: AlertingConfig = field(default_factory=AlertingConfig)
 
     def job(self, name: str) -> ScrapeConfig | None:
         for sc in self.scrape_configs:
@@ -201,7 +228,8 @@ def _parse(doc: Doc, base_dir: str) -> Config:
         seen[sc.job_name] = i
         jobs.append(sc)
     return Config(global_config=g, scrape_configs=tuple(jobs), storage=_parse_storage(top.get("storage")),
-                  source=doc.source, rule_files=_rule_files(top.get("rule_files"), base_dir))
+                  source=doc.source, rule_files=_rule_files(top.get("rule_files"), base_dir),
+                  alerting=_parse_alerting(doc, top.get("alerting"), base_dir))
 
 
 def _rule_files(v: Any, base_dir: str) -> tuple[str, ...]:
@@ -214,6 +242,69 @@ def _rule_files(v: Any, base_dir: str) -> tuple[str, ...]:
             raise PathError(("rule_files", i), f'invalid rule file path "{pat}": syntax error in pattern')
         out.append(pat if os.path.isabs(pat) else os.path.join(base_dir, pat))
     return tuple(out)
+
+
+_ALERTING_KEYS = ("alert_relabel_configs", "alertmanagers")
+_AM_KEYS = ("scheme", "path_prefix", "timeout", "api_version", "static_configs", "file_sd_configs",
+            "relabel_configs", "alert_relabel_configs", *HTTP_KEYS)
+_AM_UNSUPPORTED = (*UNSUPPORTED_HTTP_KEYS, "sigv4",
+                   *(k for k in _SCRAPE_UNSUPPORTED if k.endswith("_sd_configs")))
+_AM_API_VERSIONS = ("v2",)
+
+
+def _parse_alerting(doc: Doc, v: Any, base_dir: str) -> AlertingConfig:
+    """``alerting:`` as Prometheus's ``AlertingConfig`` / ``AlertmanagerConfig`` read it."""
+    p: Path = ("alerting",)
+    m = F.mapping(p, v, allowed=_ALERTING_KEYS, what="alerting")
+    relabel = _alert_relabel_list(doc, (*p, "alert_relabel_configs"), m.get("alert_relabel_configs"),
+                                  "empty or null alert relabeling rule")
+    raw_ams = m.get("alertmanagers")
+    if raw_ams is not None and not isinstance(raw_ams, list):
+        raise PathError((*p, "alertmanagers"), "alertmanagers must be a list")
+    ams = tuple(_parse_alertmanager(doc, (*p, "alertmanagers", i), am, base_dir)
+                for i, am in enumerate(raw_ams or ()))
+    return AlertingConfig(alert_relabel_configs=relabel, alertmanagers=ams)
+
+
+def _alert_relabel_list(doc: Doc, p: Path, v: Any, null_message: str) -> tuple[RelabelConfig, ...]:
+    if isinstance(v, list):
+        for i, item in enumerate(v):
+            if item is None:
+                raise PathError((*p, i), null_message)
+    return _relabel_list(doc, p, v, "alert")
+
+
+def _parse_alertmanager(doc: Doc, p: Path, v: Any, base_dir: str) -> AlertmanagerConfig:
+    m = F.mapping(p, v, allowed=_AM_KEYS, unsupported=_AM_UNSUPPORTED, what="alertmanager config")
+    raw = doc.raw
+    scheme = F.string((*p, "scheme"), m.get("scheme", "http"), raw=raw)
+    if scheme not in ("http", "https"):
+        raise PathError((*p, "scheme"), f"unknown scheme {scheme!r}, must be http or https")
+    api = F.string((*p, "api_version"), m.get("api_version", "v2"), raw=raw) or "v2"
+    if api == "v1":
+        raise PathError((*p, "api_version"), "alertmanager api v1 is no longer supported")
+    if api not in _AM_API_VERSIONS:
+        raise PathError((*p, "api_version"), f"expected Alertmanager api version to be one of "
+                                             f"[{' '.join(_AM_API_VERSIONS)}] but got {api}")
+    timeout = F.duration((*p, "timeout"), m["timeout"]) if "timeout" in m else AlertmanagerConfig.timeout
+    relabel = _alert_relabel_list(doc, (*p, "relabel_configs"), m.get("relabel_configs"),
+                                  "empty or null Alertmanager target relabeling rule")
+    statics = _static_configs((*p, "static_configs"), m.get("static_configs"), raw)
+    if not relabel:  # Prometheus's checkStaticTargets: a URL in a target is a mistake
+        for i, sc in enumerate(statics):
+            for j, t in enumerate(sc.targets):
+                if "/" in t:
+                    raise PathError((*p, "static_configs", i, "targets", j), f'"{t}" is not a valid hostname')
+    return AlertmanagerConfig(
+        scheme=scheme, path_prefix=F.string((*p, "path_prefix"), m.get("path_prefix"), raw=raw),
+        timeout=timeout, api_version=api, http=parse_http_client_config(p, m, raw, base_dir),
+        static_configs=statics,
+        file_sd_configs=_file_sd_configs((*p, "file_sd_configs"), m.get("file_sd_configs"), raw, base_dir),
+        relabel_configs=relabel,
+        alert_relabel_configs=_alert_relabel_list(doc, (*p, "alert_relabel_configs"),
+                                                  m.get("alert_relabel_configs"),
+                                                  "empty or null alert relabeling rule"),
+    )
 
 
 def _parse_storage(v: Any) -> StorageConfig:

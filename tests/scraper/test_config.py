@@ -144,7 +144,27 @@ def test_configs_compare_by_value():
 ERRORS = [
     # (yaml, message fragment, line, key)
     ("foo: 1", "unknown key 'foo'", 1, "foo"),
-    ("alerting: {}", "promlite does not support", 1, "alerting"),
+    ("remote_write: []", "promlite does not support", 1, "remote_write"),
+    ("alerting:\n  alertmanagers:\n    - api_version: v1", "alertmanager api v1 is no longer supported", 3,
+     "alerting.alertmanagers[0].api_version"),
+    ("alerting:\n  alertmanagers:\n    - api_version: v3", "expected Alertmanager api version to be one of [v2]",
+     3, "alerting.alertmanagers[0].api_version"),
+    ("alerting:\n  alertmanagers:\n    - sigv4: {region: r}", "promlite does not support", 3,
+     "alerting.alertmanagers[0].sigv4"),
+    ("alerting:\n  alertmanagers:\n    - dns_sd_configs: []", "promlite does not support", 3,
+     "alerting.alertmanagers[0].dns_sd_configs"),
+    ("alerting:\n  alertmanagers:\n    - timeout: 1x", 'not a valid duration string: "1x"', 3,
+     "alerting.alertmanagers[0].timeout"),
+    ("alerting:\n  alertmanagers:\n    - static_configs: [{targets: ['http://am/x']}]",
+     '"http://am/x" is not a valid hostname', 3, "alerting.alertmanagers[0].static_configs[0].targets[0]"),
+    ("alerting:\n  alert_relabel_configs: [~]", "empty or null alert relabeling rule", 2,
+     "alerting.alert_relabel_configs[0]"),
+    ("alerting:\n  alertmanagers:\n    - relabel_configs: [~]", "empty or null Alertmanager target relabeling rule",
+     3, "alerting.alertmanagers[0].relabel_configs[0]"),
+    ("alerting:\n  alertmanagers:\n    - basic_auth: {username: u}\n      bearer_token: t", "at most one of basic_auth",
+     3, "alerting.alertmanagers[0].basic_auth"),
+    ("alerting:\n  alertmanagers:\n    - scheme: ftp", "unknown scheme 'ftp'", 3, "alerting.alertmanagers[0].scheme"),
+    ("alerting:\n  alertmanager: []", "unknown key 'alertmanager'", 2, "alerting.alertmanager"),
     ("rule_files: ['a[']", 'invalid rule file path "a[": syntax error in pattern', 1, "rule_files[0]"),
     ("rule_files: ['']", "empty rule file pattern", 1, "rule_files[0]"),
     ("global:\n  scrape_interval: 1x", 'not a valid duration string: "1x"', 2, "global.scrape_interval"),
@@ -253,6 +273,34 @@ def test_config_errors(text, fragment, line, key):
     assert str(e).startswith(where)
 
 
+def test_alerting_is_parsed(tmp_path):
+    cfg = load_config("""
+alerting:
+  alert_relabel_configs: [{action: labeldrop, regex: replica}]
+  alertmanagers:
+    - static_configs: [{targets: ['am1:9093', 'am2:9093']}]
+      path_prefix: /am/
+      timeout: 3s
+      basic_auth: {username: u, password_file: pw}
+      tls_config: {ca_file: ca.crt}
+      file_sd_configs: [{files: [ams.json]}]
+      relabel_configs: [{source_labels: [__address__], regex: 'am2.*', action: drop}]
+      alert_relabel_configs: [{target_label: via, replacement: one}]
+    - scheme: https
+""", base_dir=str(tmp_path))
+    a = cfg.alerting
+    assert len(a.alert_relabel_configs) == 1 and a.alert_relabel_configs[0].action == "labeldrop"
+    one, two = a.alertmanagers
+    assert (one.path_prefix, one.timeout, one.api_version, one.scheme) == ("/am/", 3000, "v2", "http")
+    assert one.static_configs[0].targets == ("am1:9093", "am2:9093")
+    assert one.http.basic_auth.password_file == str(tmp_path / "pw")
+    assert one.http.tls_config.ca_file == str(tmp_path / "ca.crt")
+    assert one.file_sd_configs[0].files == (str(tmp_path / "ams.json"),)
+    assert len(one.relabel_configs) == 1 and len(one.alert_relabel_configs) == 1
+    assert (two.scheme, two.timeout, two.path_prefix, two.static_configs) == ("https", 10_000, "", ())
+    assert load_config("alerting: {}").alerting == load_config("").alerting
+
+
 def test_storage_out_of_order_window():
     assert load_config("").storage.out_of_order_time_window == 0
     cfg = load_config("storage:\n  tsdb:\n    out_of_order_time_window: 1h30m\n")
@@ -316,6 +364,10 @@ PROMTOOL_CASES = [
     ("scrape_configs:\n  - job_name: a\n    static_configs: [{targets: ['http://h/x']}]", False),
     ("scrape_configs:\n  - job_name: a\n    file_sd_configs: [{files: [x.txt]}]", False),
     ("global: {scrape_interval: 1y2w}\nscrape_configs:\n  - {job_name: a, scrape_timeout: 1m}", True),
+    ("alerting:\n  alert_relabel_configs: [{action: labeldrop, regex: r}]\n  alertmanagers:\n"
+     "    - {static_configs: [{targets: ['h:9093']}], timeout: 5s, path_prefix: /am, api_version: v2}", True),
+    ("alerting:\n  alertmanagers:\n    - static_configs: [{targets: ['http://h:9093']}]", False),
+    ("alerting:\n  alertmanagers:\n    - api_version: v3", False),
 ]
 
 
