@@ -112,7 +112,6 @@ def _check_k(op: str, param) -> None:
 
 def _select_k(op: str, m: SeriesMatrix, order, starts, param, n_steps: int) -> SeriesMatrix:
     p = np.asarray(param, dtype=np.float64)
-    ks = np.nan_to_num(p).astype(np.int64)
     present = np.zeros_like(m.present)
     if op == "limit_ratio":
         # Prometheus's HashRatioSampler: a series' place in [0, 1) is its label hash.
@@ -121,6 +120,7 @@ def _select_k(op: str, m: SeriesMatrix, order, starts, param, n_steps: int) -> S
         keep = ((r >= 0) & (offsets < r)) | ((r < 0) & (offsets >= 1.0 + r))
         out = SeriesMatrix(list(m.labels), m.values, m.present & keep, m.drop_name.copy(), None)
         return out.compact()
+    ks = np.nan_to_num(p).astype(np.int64)  # not for limit_ratio: its ratio may be any float
     if op == "limitk":
         # First k series per group in label order (deterministic stand-in for Prometheus's hash order).
         for g in range(len(starts) - 1):

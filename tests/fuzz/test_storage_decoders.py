@@ -114,10 +114,33 @@ def _read_all(path: str) -> tuple[list[bytes], SegmentReader]:
     return [r for _, r in reader], reader
 
 
+def _recrc_wal(seg: bytes) -> bytes:
+    """Recompute the CRC of every fragment found walking the pages as the reader does."""
+    b = bytearray(seg)
+    pos = 0
+    while pos + 7 <= len(b):
+        if b[pos] == 0:
+            pos = (pos // 32768 + 1) * 32768
+            continue
+        n = int.from_bytes(b[pos + 1:pos + 3], "big")
+        if pos + 7 + n > len(b):
+            break
+        b[pos + 3:pos + 7] = crc32c.crc32c(bytes(b[pos + 7:pos + 7 + n])).to_bytes(4, "big")
+        pos += 7 + n
+    return bytes(b)
+
+
+def _snappy_fragment(body: bytes) -> bytes:
+    return struct.pack(">BHI", 1 | 8, len(body), crc32c.crc32c(body)) + body
+
+
 @fuzz_settings(200, 20_000)
-@given(mutants(SEGMENTS))
-def test_wal_segment_reader(seg):
+@given(mutants(SEGMENTS), st.booleans())
+@example(_snappy_fragment(b"\xff\xff\xff\xff\x0f\x00abc"), False)  # was: a 4 GiB allocation (or an abort)
+def test_wal_segment_reader(seg, recrc):
     tried("wal segment reader")
+    if recrc:
+        seg = _recrc_wal(seg)
     path = os.path.join(_scratch("seg"), "00000000")
     _write(path, seg)
     got, reader = _read_all(path)
@@ -126,7 +149,7 @@ def test_wal_segment_reader(seg):
         with pytest.raises(CorruptError) as e:
             list(read_segment(path))
         assert e.value.path == path and e.value.offset == reader.bad_offset
-    elif seg in SEGMENTS:
+    elif seg in SEGMENTS and not recrc:
         want = RECORDS if seg != SEGMENTS[2] else [RECORDS[0], _BIG, RECORDS[2]]
         assert got == want
     for rec in got:  # what the frames let through must decode or be CorruptError
@@ -500,3 +523,16 @@ def test_undecodable_chunk_in_a_block_names_its_segment_file():
         with pytest.raises(CorruptError) as e:
             read_block(b, [Matcher.re("__name__", ".+")], b.min_time, b.max_time)
     assert e.value.path == seg_path and e.value.offset is not None and e.value.offset > off
+
+
+def test_snappy_record_claiming_more_than_its_bytes_can_hold_is_corrupt():
+    """Found by fuzzing: cramjam allocates the decoded length a snappy header claims (up to 4 GiB)
+    before decoding, and aborts the process when the allocation fails."""
+    path = os.path.join(_scratch("snappy"), "00000000")
+    good = pack_records([(RECORDS[0], False)], 0)
+    _write(path, good + _snappy_fragment(b"\xff\xff\xff\xff\x0f\x00abc"))
+    got, reader = _read_all(path)
+    assert got == [RECORDS[0]] and reader.bad_offset == len(good)
+    assert "decoded length 4294967295" in reader.reason
+    with pytest.raises(CorruptError, match="snappy"):
+        list(read_segment(path))

@@ -99,6 +99,28 @@ def latest_checkpoint(dir: str) -> tuple[int, str] | None:
     return best
 
 
+#: The most output a snappy block can hold per input byte: a 3-byte copy element writes 64 bytes.
+_SNAPPY_MAX_RATIO = 22
+
+
+def _snappy_length_error(block: bytes) -> str:
+    """Why ``block``'s decoded-length header cannot be right ("" when it can).
+
+    The snappy decoder allocates the length the header claims before it decodes anything (and
+    cramjam aborts the process when that allocation fails), so a flipped bit there would ask for
+    up to 4 GiB: a length that the block's bytes cannot produce is corruption, found first.
+    """
+    n = shift = 0
+    for i, b in enumerate(block[:5]):
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            if n > (len(block) - i - 1) * _SNAPPY_MAX_RATIO:
+                return f"decoded length {n} is more than {len(block)} compressed bytes can hold"
+            return ""
+    return "bad decoded-length varint"
+
+
 # ----------------------------------------------------------------- writing
 
 
@@ -256,6 +278,9 @@ class SegmentReader:
                 expect_more = False
                 rec = parts[0] if len(parts) == 1 else b"".join(parts)
                 if compressed and rec:
+                    bad = _snappy_length_error(rec)
+                    if bad:
+                        return self._bad(rec_start, rec_start, f"snappy: {bad}", data)
                     try:
                         rec = bytes(cramjam.snappy.decompress_raw(rec))
                     except Exception as e:  # cramjam raises its own DecompressionError
