@@ -18,10 +18,15 @@ import secrets
 
 from aiohttp import web
 
+from query.quoting import go_quote
+
 from .envelope import APIError, bad_data, success
 from .params import MAX_TIME_MS, MIN_TIME_MS, get_time, match_sets
 from .request import form
 from .state import STATE
+
+_GO_BOOLS = {"": False, **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
 
 
 def _check_enabled(request: web.Request) -> None:
@@ -75,10 +80,11 @@ async def snapshot(request: web.Request) -> web.Response:
     _check_enabled(request)
     state = request.app[STATE]
     params = await form(request)
-    skip = params.get("skip_head", "false").lower()
-    if skip not in ("true", "false", "1", "0", "t", "f"):
-        raise bad_data(f'unable to parse boolean "skip_head" argument: {skip}')
-    name = await state.run(_snapshot, state.db, skip in ("true", "1", "t"))
+    skip = params.get("skip_head", "")
+    if skip not in _GO_BOOLS:  # Go's strconv.ParseBool
+        raise bad_data(f"invalid parameter \"skip_head\": unable to parse boolean 'skip_head' argument: "
+                       f"strconv.ParseBool: parsing {go_quote(skip)}: invalid syntax")
+    name = await state.run(_snapshot, state.db, _GO_BOOLS[skip])
     return success({"name": name})
 
 

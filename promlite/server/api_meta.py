@@ -44,6 +44,7 @@ from .params import (
     MAX_TIME_MS,
     MIN_TIME_MS,
     get_time,
+    go_atoi,
     match_sets,
     parse_limit,
     parse_selector,
@@ -224,11 +225,9 @@ def _int_param(params, name: str, default: int, message: str | None = None) -> i
     if text == "":
         return default
     try:
-        if not text.lstrip("+-").isascii() or not text.lstrip("+-").isdigit():
-            raise ValueError(text)
-        return int(text)
-    except ValueError:
-        raise bad_data(message or f'invalid parameter "{name}": cannot parse "{text}" to a valid integer') from None
+        return go_atoi(text)
+    except ValueError as e:
+        raise bad_data(message or f'invalid parameter "{name}": {e}') from None
 
 
 async def metadata(request: web.Request) -> web.Response:
@@ -360,7 +359,7 @@ def _tsdb_status(db, limit: int) -> dict:
 async def tsdb_status(request: web.Request) -> web.Response:
     state = request.app[STATE]
     params = await form(request)
-    limit = _int_param(params, "limit", 10)
+    limit = _int_param(params, "limit", 10, "limit must be a positive number")
     if limit < 1:
         raise bad_data("limit must be a positive number")
     return success(await state.run(_tsdb_status, state.db, limit))
@@ -382,7 +381,10 @@ async def alerts(request: web.Request) -> web.Response:
 
 
 async def alertmanagers(request: web.Request) -> web.Response:
-    return success({"activeAlertmanagers": [], "droppedAlertmanagers": []})
+    notifier = request.app[STATE].notifier
+    if notifier is None:
+        return success({"activeAlertmanagers": [], "droppedAlertmanagers": []})
+    return success(notifier.api_alertmanagers())
 
 
 def add_routes(app: web.Application) -> None:

@@ -26,7 +26,7 @@ import time
 from aiohttp import web
 
 from . import api_admin, api_meta, api_query, ui_routes
-from .envelope import APIError, compress_if_accepted, error_response
+from .envelope import APIError, compress_if_accepted, error_response, success
 from .request import MAX_BODY_BYTES, MAX_URL_BYTES
 from .state import STATE, ServerState
 from .webconfig import WebConfig, auth_middleware
@@ -35,6 +35,16 @@ log = logging.getLogger("promlite.http")
 
 # answered before the server is ready (storage opening, WAL replay) -- as Prometheus does
 _ALWAYS_SERVED = frozenset({"/-/healthy", "/-/ready", "/metrics"})
+
+# Prometheus's util/httputil.SetCORS with the default --web.cors.origin '.*': set on every /api/v1
+# answer to a request that carries an Origin header
+_CORS_HEADERS = {
+    "Access-Control-Allow-Headers": "Accept, Authorization, Content-Type, Origin",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Expose-Headers": "Date",
+    "Vary": "Origin",
+    "Access-Control-Allow-Origin": "*",
+}
 
 _HTTP_ERROR_TYPES = {404: "not_found", 405: "bad_data", 413: "bad_data", 400: "bad_data", 406: "not_acceptable"}
 
@@ -57,7 +67,12 @@ async def envelope_middleware(request: web.Request, handler):
                            "form-encoded POST body", 414)
         if not state.ready and request.path not in _ALWAYS_SERVED:
             raise APIError("unavailable", "Service Unavailable: the server is starting up or shutting down")
-        resp = await handler(request)
+        if request.method == "OPTIONS" and request.path.startswith("/api/v1/"):
+            # Prometheus routes OPTIONS /api/v1/*path to a handler answering success, data null (CORS
+            # preflight); a middleware, not a catch-all route, so that other methods keep their 404/405
+            resp = success(None)
+        else:
+            resp = await handler(request)
     except APIError as e:
         resp = error_response(e)
     except web.HTTPException as e:
@@ -81,6 +96,8 @@ async def envelope_middleware(request: web.Request, handler):
     except Exception as e:  # noqa: BLE001 - the server must answer and keep serving
         log.exception("internal error serving %s %s", request.method, request.path)
         resp = error_response(APIError("internal", f"internal error: {e}"))
+    if "Origin" in request.headers and request.path.startswith("/api/"):
+        resp.headers.update(_CORS_HEADERS)
     handler_label = _handler_name(request)
     m = state.metrics
     m.http_duration.labels(handler_label).observe(time.perf_counter() - t0)

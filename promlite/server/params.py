@@ -162,15 +162,30 @@ def get_query(params: Mapping[str, str]) -> str | None:
     return text
 
 
+_GO_INT = re.compile(r"[+-]?[0-9]+\Z")
+
+
+def go_atoi(text: str) -> int:
+    """Go's ``strconv.Atoi``: ASCII digits with an optional sign, within int64; ``ValueError`` with Go's
+    message (``strconv.Atoi: parsing "x": invalid syntax``). Python's ``int`` also takes spaces,
+    underscores and other scripts' digits."""
+    if not _GO_INT.match(text):
+        raise ValueError(f"strconv.Atoi: parsing {_go_quote(text)}: invalid syntax")
+    n = int(text)
+    if not -(2**63) <= n < 2**63:
+        raise ValueError(f"strconv.Atoi: parsing {_go_quote(text)}: value out of range")
+    return n
+
+
 def parse_limit(params: Mapping[str, str]) -> int:
-    """``limit`` (0 = none); Prometheus refuses negatives and non-integers."""
+    """``limit`` (0 = none); Prometheus's ``parseLimitParam`` refuses negatives and non-integers."""
     text = params.get("limit", "")
     if text == "":
         return 0
     try:
-        n = int(text)
-    except ValueError:
-        raise bad_data(f'invalid parameter "limit": cannot parse {_go_quote(text)} to a valid limit') from None
+        n = go_atoi(text)
+    except ValueError as e:
+        raise bad_data(f'invalid parameter "limit": {e}') from None
     if n < 0:
         raise bad_data('invalid parameter "limit": limit must be non-negative')
     return n

@@ -185,3 +185,45 @@ def test_more_than_1000_match_selectors_is_400(db):
         resp = call(db, method, f"{path}?{many}") if method == "GET" else call(db, method, path, data=many, headers=FORM)
         err(resp, 400, "bad_data", "too many match[] parameters: 1001 (at most 1000)")
     assert len(ok(call(db, "POST", "/api/v1/series", data="&".join(["match[]=up"] * 1000), headers=FORM))) == 3
+
+
+def test_options_and_cors_as_prometheus(db):
+    """Prometheus answers ``OPTIONS`` on every API path (CORS preflight) with success, ``data`` null,
+    and sets its CORS headers on API answers to requests with an Origin (default ``--web.cors.origin``)."""
+    code, ct, doc = call(db, "OPTIONS", "/api/v1/query")
+    assert (code, doc) == (200, {"status": "success", "data": None})
+
+    async def go():
+        state = ServerState(db, Engine(db, timeout_s=30))
+        client = TestClient(TestServer(create_app(state), host="127.0.0.1"))
+        await client.start_server()
+        try:
+            r = await client.get("/api/v1/query?query=1", headers={"Origin": "http://grafana:3000"})
+            plain = await client.get("/api/v1/query?query=1")
+            return r.status, dict(r.headers), dict(plain.headers)
+        finally:
+            await client.close()
+
+    status, with_origin, without = asyncio.run(go())
+    assert status == 200
+    assert with_origin["Access-Control-Allow-Origin"] == "*"
+    assert with_origin["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
+    assert "Access-Control-Allow-Origin" not in without
+    # methods a route does not have are still 405 in JSON
+    err(call(db, "DELETE", "/api/v1/query"), 405, "bad_data", "method DELETE not allowed")
+
+
+def test_integer_parameters_parse_as_go_strconv_atoi(db):
+    for bad in ("1_0", " 1", "١", "1.5", "null"):
+        err(call(db, "GET", f"/api/v1/labels?limit={bad}"), 400, "bad_data", 'invalid parameter "limit": strconv.Atoi')
+    err(call(db, "GET", "/api/v1/labels?limit=99999999999999999999"), 400, "bad_data", "value out of range")
+    assert ok(call(db, "GET", "/api/v1/labels?limit=%2B2")) == ["__name__", "instance"]
+    err(call(db, "GET", "/api/v1/status/tsdb?limit=x"), 400, "bad_data", "limit must be a positive number")
+
+
+def test_snapshot_skip_head_parses_as_go_strconv_parsebool(db):
+    err(call(db, "POST", "/api/v1/admin/tsdb/snapshot?skip_head=yes", enable_admin_api=True), 400, "bad_data",
+        'invalid parameter "skip_head": unable to parse boolean \'skip_head\' argument: strconv.ParseBool: '
+        'parsing "yes": invalid syntax')
+    err(call(db, "POST", "/api/v1/admin/tsdb/snapshot?skip_head=tRuE", enable_admin_api=True), 400, "bad_data")
+    assert ok(call(db, "POST", "/api/v1/admin/tsdb/snapshot?skip_head=TRUE", enable_admin_api=True))["name"]
