@@ -147,16 +147,30 @@ class _StorageCollector:
                                 value=st["head_memory_bytes"])
 
 
+class _NotifierCollector:
+    """``prometheus_notifications_*`` from the alert notifier, when there is one (it owns the figures)."""
+
+    def __init__(self, notifier: Callable[[], Any]) -> None:
+        self.notifier = notifier
+
+    def collect(self):
+        n = self.notifier()
+        if n is not None:
+            yield from n.collect()
+
+
 class SelfMetrics:
     """The registry and the instruments the server updates."""
 
-    def __init__(self, db: Callable[[], Any], manager: Callable[[], Any] = lambda: None) -> None:
-        """``db`` and ``manager`` are getters: both may change (startup, reload) or be None."""
+    def __init__(self, db: Callable[[], Any], manager: Callable[[], Any] = lambda: None,
+                 notifier: Callable[[], Any] = lambda: None) -> None:
+        """``db``, ``manager`` and ``notifier`` are getters: each may change (startup, reload) or be None."""
         r = self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
         GCCollector(registry=r)
         r.register(_StorageCollector(db, manager))
+        r.register(_NotifierCollector(notifier))
         self.http_duration = Histogram(
             "prometheus_http_request_duration_seconds", "Histogram of latencies for HTTP requests.",
             ["handler"], buckets=HTTP_BUCKETS, registry=r)

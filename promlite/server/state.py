@@ -55,12 +55,14 @@ class ServerState:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     executor: ThreadPoolExecutor | None = None
     metrics: SelfMetrics | None = None
+    #: the alert notifier (``promlite.rules.notifier.Notifier``), when one runs: /api/v1/alertmanagers, /metrics
+    notifier: Any = None
 
     def __post_init__(self) -> None:
         if self.executor is None:
             self.executor = ThreadPoolExecutor(max_workers=self.query_workers, thread_name_prefix="query")
         if self.metrics is None:
-            self.metrics = SelfMetrics(lambda: self.db, lambda: self.scrape_manager)
+            self.metrics = SelfMetrics(lambda: self.db, lambda: self.scrape_manager, lambda: self.notifier)
         self.metrics.queries_concurrent_max.set(self.max_concurrency)
         self._gate: asyncio.Semaphore | None = None
 
