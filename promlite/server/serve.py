@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 import tsdb
+from promlite.rules.notifier import DEFAULT_QUEUE_CAPACITY, Notifier
 from query.durations import parse_prometheus_duration
 from query.engine import Engine
 from query.parser import parse_expr
@@ -125,6 +126,8 @@ class ServeOptions:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     #: ``--storage.tsdb.min-block-duration`` (Prometheus's hidden flag): the head is cut into blocks this long
     min_block_duration: str = "2h"
+    notification_queue_capacity: int = DEFAULT_QUEUE_CAPACITY
+    drain_notifications: bool = True
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> ServeOptions:
@@ -133,7 +136,9 @@ class ServeOptions:
                    a.lookback_delta, web_config_file=a.web_config_file,
                    wal_compression=a.wal_compression, query_max_concurrency=a.query_max_concurrency,
                    min_block_duration=a.min_block_duration, read_timeout=a.read_timeout,
-                   max_connections=a.max_connections)
+                   max_connections=a.max_connections,
+                   notification_queue_capacity=a.notification_queue_capacity,
+                   drain_notifications=a.drain_notifications)
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -178,6 +183,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"most queries evaluated at once; more wait in a queue (default: {DEFAULT_MAX_CONCURRENCY})")
     p.add_argument("--query.lookback-delta", dest="lookback_delta", default="5m",
                    help="how far back an instant selector looks (default: 5m)")
+    p.add_argument("--alertmanager.notification-queue-capacity", dest="notification_queue_capacity", type=int,
+                   default=DEFAULT_QUEUE_CAPACITY,
+                   help=f"alerts waiting to be sent; when full the oldest are dropped (default: {DEFAULT_QUEUE_CAPACITY})")
+    p.add_argument("--alertmanager.drain-notification-queue-on-shutdown", dest="drain_notifications",
+                   action=argparse.BooleanOptionalAction, default=True,
+                   help="send the queued alerts before exiting (default: on)")
     p.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
                    help="log line format (default: logfmt)")
     p.add_argument("--log.level", dest="serve_log_level", default=None,
@@ -208,6 +219,7 @@ class Server:
         self.state: ServerState | None = None
         self.runner: web.AppRunner | None = None
         self.manager: ScrapeManager | None = None
+        self.notifier: Notifier | None = None
         self.address = ""
         self.stopping = asyncio.Event()
         self._config_text = ""
@@ -273,6 +285,11 @@ class Server:
         self.manager = ScrapeManager(self.db, cfg)
         await self.manager.start()
         st.scrape_manager = self.manager
+        self.notifier = Notifier(queue_capacity=o.notification_queue_capacity,
+                                 drain_on_shutdown=o.drain_notifications)
+        self.notifier.apply_config(cfg)
+        await self.notifier.start()
+        st.notifier = self.notifier
         st.metrics.mark_reload(True)
         freeze_startup_heap()
         st.ready = True
@@ -288,6 +305,8 @@ class Server:
             if self.db is not None:
                 await asyncio.to_thread(self.db.set_out_of_order_window, cfg.storage.out_of_order_time_window)
             await self.manager.reload(cfg)
+            if self.notifier is not None:
+                self.notifier.apply_config(cfg)
         except (ConfigError, ReloadError, OSError) as e:
             self.state.metrics.mark_reload(False)
             log.error("error reloading config: %s", e)
@@ -304,6 +323,10 @@ class Server:
             log.info("stopping scrape manager")
             await self.manager.stop()
             self.manager = None
+        if self.notifier is not None:
+            log.info("stopping notification manager")
+            await self.notifier.stop()
+            self.notifier = None
         if self.runner is not None:
             await self.runner.cleanup()  # also shuts the query pool down
             self.runner = None
