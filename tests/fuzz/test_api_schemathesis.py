@@ -16,7 +16,8 @@ constraints -- and each answer must
 Bounded for CI with ``soak.scaled``: ``CI_EXAMPLES`` examples per operation and
 mode (a few thousand requests, well under 90 s wall on two shared cores);
 ``PROMLITE_SOAK=1`` runs ``SOAK_EXAMPLES`` per operation and mode, over 10,000
-requests in all. The figures (requests sent, answers by status class, 5xx) are
+requests in all (operations with few parameters run out of distinct examples early,
+so the count grows more slowly than the setting). The figures (requests sent, answers by status class, 5xx) are
 printed at the end of the module (``pytest -s`` shows them).
 """
 
@@ -46,7 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "..", "..", "docs", "openapi.yaml")
 
 CI_EXAMPLES = 100
-SOAK_EXAMPLES = 400
+SOAK_EXAMPLES = 800
 EXAMPLES = scaled(CI_EXAMPLES, SOAK_EXAMPLES)
 
 # errorType -> HTTP status, as prometheus/web/api/v1/api.go's returnAPIError maps them
@@ -85,6 +86,8 @@ def served(tmp_path_factory):
           f"by status: {dict(sorted(BY_STATUS.items()))}; 5xx: {len(FIVE_XX)}")
     assert status in (0, -15), f"server exit status {status}\n{p.text()[-3000:]}"
     assert not FIVE_XX, FIVE_XX[:10]
+    if SOAK:  # the figure docs/reliability.md quotes is over at least 10,000 requests
+        assert total >= 10_000, total
     assert "Traceback" not in p.text(), p.text()[-5000:]
 
 
