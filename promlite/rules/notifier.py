@@ -295,9 +295,11 @@ class _AMSet:
             async with asyncio.timeout(timeout_s):
                 async with self.session().post(url, data=payload, headers=headers,
                                                allow_redirects=http.follow_redirects, **kwargs) as resp:
-                    await resp.read()
+                    body = await resp.read()
                     if resp.status // 100 != 2:
-                        raise _SendError(f"bad response status {resp.status} {resp.reason or ''}".rstrip())
+                        why = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
+                        raise _SendError(f"bad response status {resp.status} {resp.reason or ''}".rstrip()
+                                         + (f": {why}" if why else ""))
         except TimeoutError:
             raise _SendError(f"context deadline exceeded (timeout {timeout_s:g}s)") from None
         except aiohttp.ClientConnectorCertificateError as e:
@@ -519,7 +521,12 @@ class Notifier:
             self._more.clear()
             while not self._stopping and self.queue_length():
                 batch = self._next_batch()
-                if not await self._send_all(batch):
+                try:
+                    ok = await self._send_all(batch)
+                except asyncio.CancelledError:  # stop() ran out of time with this batch in flight
+                    self._count_dropped(len(batch))
+                    raise
+                if not ok:
                     self._count_dropped(len(batch))
 
     async def _send_all(self, alerts: list[Alert]) -> bool:
