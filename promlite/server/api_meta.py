@@ -36,9 +36,9 @@ import threading
 from aiohttp import web
 
 from promlite import __version__
-from query.quoting import go_quote
 from tsdb.matchers import Matcher
 
+from . import api_rules
 from .envelope import bad_data, dumps, json_response, success, success_text
 from .params import (
     MAX_TIME_MS,
@@ -302,9 +302,9 @@ def _rfc3339(ts: float | None) -> str:
 
 async def runtimeinfo(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    mgr = state.scrape_manager
-    ok = True if mgr is None or mgr.last_reload_success is None else bool(mgr.last_reload_success)
-    last = state.start_time if mgr is None or mgr.last_reload_time is None else mgr.last_reload_time
+    # one source of truth with prometheus_config_last_reload_successful (they used to disagree)
+    ok = state.metrics.last_reload_ok
+    last = state.metrics.last_reload_at or state.start_time
     return success({
         "startTime": _rfc3339(state.start_time),
         "CWD": state.cwd,
@@ -369,17 +369,6 @@ async def walreplay(request: web.Request) -> web.Response:
     return success({"min": 0, "max": 0, "current": 0})
 
 
-async def rules(request: web.Request) -> web.Response:
-    typ = request.query.get("type", "").lower()
-    if typ not in ("", "alert", "record"):
-        raise bad_data(f'invalid parameter "type": not supported value {go_quote(typ)}')
-    return success({"groups": []})
-
-
-async def alerts(request: web.Request) -> web.Response:
-    return success({"alerts": []})
-
-
 async def alertmanagers(request: web.Request) -> web.Response:
     notifier = request.app[STATE].notifier
     if notifier is None:
@@ -398,6 +387,6 @@ def add_routes(app: web.Application) -> None:
         ("/api/v1/targets/metadata", targets_metadata), ("/api/v1/status/buildinfo", buildinfo),
         ("/api/v1/status/config", config), ("/api/v1/status/runtimeinfo", runtimeinfo),
         ("/api/v1/status/tsdb", tsdb_status), ("/api/v1/status/walreplay", walreplay),
-        ("/api/v1/rules", rules), ("/api/v1/alerts", alerts), ("/api/v1/alertmanagers", alertmanagers),
+        ("/api/v1/rules", api_rules.rules), ("/api/v1/alerts", api_rules.alerts), ("/api/v1/alertmanagers", alertmanagers),
     ):
         r.add_get(path, handler)

@@ -197,11 +197,16 @@ class SelfMetrics:
         self.ready = Gauge("prometheus_ready", "Whether Prometheus startup was fully completed and the "
                            "server is ready for normal operation.", registry=r)
         self.start_time = time.time()
+        self.last_reload_ok = True
+        self.last_reload_at: float | None = None
 
     def mark_reload(self, ok: bool) -> None:
+        """The outcome of a (re)load of the configuration: the gauges and ``/api/v1/status/runtimeinfo`` agree."""
+        self.last_reload_ok = ok
         self.reload_success.set(1 if ok else 0)
         if ok:
-            self.reload_time.set(time.time())
+            self.last_reload_at = time.time()
+            self.reload_time.set(self.last_reload_at)
 
     def expose(self, accept: str | None) -> tuple[bytes, str]:
         """Body and Content-Type for ``/metrics`` (OpenMetrics when the scraper asks for it)."""

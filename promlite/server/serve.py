@@ -38,7 +38,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 import tsdb
+from promlite.rules.manager import RuleManager
 from promlite.rules.notifier import DEFAULT_QUEUE_CAPACITY, Notifier
+from promlite.rules.rulefile import load_rule_files
 from query.durations import parse_prometheus_duration
 from query.engine import Engine
 from query.parser import parse_expr
@@ -50,6 +52,14 @@ from scraper.transport import ScrapeError, build_ssl_context
 from .app import create_app
 from .connections import DEFAULT_MAX_CONNECTIONS, LimitedAppRunner
 from .logs import setup_logging
+from .rules_runtime import (
+    RuleCollector,
+    add_rule_arguments,
+    check_rule_flags,
+    make_rule_manager,
+    manager_options,
+    start_rules,
+)
 from .state import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUERY_TIMEOUT_S, ServerState
 from .webconfig import WebConfig, load_web_config
 
@@ -128,6 +138,10 @@ class ServeOptions:
     min_block_duration: str = "2h"
     notification_queue_capacity: int = DEFAULT_QUEUE_CAPACITY
     drain_notifications: bool = True
+    rules_outage_tolerance: str = "1h"
+    rules_grace_period: str = "10m"
+    rules_resend_delay: str = "1m"
+    external_url: str | None = None
 
     @classmethod
     def from_args(cls, a: argparse.Namespace) -> ServeOptions:
@@ -138,7 +152,9 @@ class ServeOptions:
                    min_block_duration=a.min_block_duration, read_timeout=a.read_timeout,
                    max_connections=a.max_connections,
                    notification_queue_capacity=a.notification_queue_capacity,
-                   drain_notifications=a.drain_notifications)
+                   drain_notifications=a.drain_notifications,
+                   rules_outage_tolerance=a.rules_outage_tolerance, rules_grace_period=a.rules_grace_period,
+                   rules_resend_delay=a.rules_resend_delay, external_url=a.external_url)
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -189,6 +205,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alertmanager.drain-notification-queue-on-shutdown", dest="drain_notifications",
                    action=argparse.BooleanOptionalAction, default=True,
                    help="send the queued alerts before exiting (default: on)")
+    add_rule_arguments(p)
     p.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
                    help="log line format (default: logfmt)")
     p.add_argument("--log.level", dest="serve_log_level", default=None,
@@ -220,6 +237,7 @@ class Server:
         self.runner: web.AppRunner | None = None
         self.manager: ScrapeManager | None = None
         self.notifier: Notifier | None = None
+        self.rules: RuleManager | None = None
         self.address = ""
         self.stopping = asyncio.Event()
         self._config_text = ""
@@ -290,11 +308,22 @@ class Server:
         self.notifier.apply_config(cfg)
         await self.notifier.start()
         st.notifier = self.notifier
+        self.rules = make_rule_manager(self.db, st.engine, self.notifier)
+        await start_rules(self.rules, cfg, vars(o), self.external_url())
+        st.rule_manager = self.rules
+        st.metrics.registry.register(RuleCollector(lambda: st.rule_manager))
         st.metrics.mark_reload(True)
         freeze_startup_heap()
         st.ready = True
         st.metrics.ready.set(1)
         log.info("Server is ready to receive web requests. address=%s:%d", host, bound[1])
+
+    def external_url(self) -> str:
+        """``--web.external-url``, or the listen address as a URL."""
+        if self.opts.external_url:
+            return self.opts.external_url.rstrip("/")
+        scheme = "https" if self.web_config is not None and self.web_config.ssl_context is not None else "http"
+        return f"{scheme}://{self.address}"
 
     async def reload(self) -> None:
         """Reload the configuration; on error the running one stays and the error is raised."""
@@ -304,6 +333,8 @@ class Server:
             cfg, text = self._load_config()
             if self.db is not None:
                 await asyncio.to_thread(self.db.set_out_of_order_window, cfg.storage.out_of_order_time_window)
+            if self.rules is not None:  # first: a broken rule file fails the reload before anything changes
+                await self.rules.update(cfg.rule_files, manager_options(cfg, vars(self.opts), self.external_url()))
             await self.manager.reload(cfg)
             if self.notifier is not None:
                 self.notifier.apply_config(cfg)
@@ -319,6 +350,10 @@ class Server:
         """Graceful shutdown (see module docstring, step 5). Idempotent."""
         if self.state is not None:
             self.state.ready = False
+        if self.rules is not None:
+            log.info("stopping rule manager")
+            await self.rules.stop()
+            self.rules = None
         if self.manager is not None:
             log.info("stopping scrape manager")
             await self.manager.stop()
@@ -379,8 +414,10 @@ def validate_options(opts: ServeOptions) -> None:
             raise ValueError(f"{flag}: {e}") from None
     if parse_prometheus_duration(opts.min_block_duration) <= 0:
         raise ValueError("--storage.tsdb.min-block-duration: must be positive")
+    check_rule_flags(argparse.Namespace(**vars(opts)))
     if opts.config_file is not None:
         cfg = load_config_file(opts.config_file)
+        load_rule_files(cfg.rule_files)  # RuleFileError (a ConfigError): every problem, before storage opens
         for sc in cfg.scrape_configs:  # unreadable TLS files stop the start, before storage opens
             try:
                 build_ssl_context(sc.http.tls_config)

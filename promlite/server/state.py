@@ -57,6 +57,8 @@ class ServerState:
     metrics: SelfMetrics | None = None
     #: the alert notifier (``promlite.rules.notifier.Notifier``), when one runs: /api/v1/alertmanagers, /metrics
     notifier: Any = None
+    #: the rule manager (``promlite.rules.manager.RuleManager``): /api/v1/rules, /api/v1/alerts, /metrics
+    rule_manager: Any = None
 
     def __post_init__(self) -> None:
         if self.executor is None:
