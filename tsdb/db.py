@@ -83,6 +83,10 @@ from .wal.records import (
 log = logging.getLogger("tsdb")
 
 DAY_MS = 24 * 3600 * 1000
+#: The largest series ref a WAL may name. Refs index the head's per-ref arrays (about 33 bytes a
+#: ref), so a corrupt ref near 2**63 would ask for exabytes; Prometheus counts refs up from 1, and
+#: 2**28 (268 M series ever created) leaves room for years of churn at a worst case of ~9 GiB.
+MAX_SERIES_REF = 2**28
 
 
 @dataclass(frozen=True)
@@ -300,6 +304,14 @@ class DB:
                 opaque[kind] = opaque.get(kind, 0) + 1
                 continue
             if isinstance(rec, SeriesRecord):
+                bad = (rec.refs < 1) | (rec.refs > MAX_SERIES_REF)
+                if bad.any():
+                    raise CorruptError(
+                        f"series record in segment {seg:08d} (or the checkpoint standing for it) has series "
+                        f"ref {int(rec.refs[bad][0]) & 0xFFFFFFFFFFFFFFFF}; refs run from 1 to {MAX_SERIES_REF} "
+                        "(the head keeps per-ref arrays, so a larger ref would cost memory in proportion)",
+                        path=self.wal.dir,
+                    )
                 for ref, labels in zip(rec.refs.tolist(), rec.labels, strict=True):
                     existing = head.index.get(labels)
                     if existing is None and head.index.is_free(ref):
@@ -399,6 +411,10 @@ class DB:
                     hcf.torn_path, hcf.torn_offset,
                 )
             top = int(hcf.series_ref.max()) if len(hcf) else 0
+        if top > MAX_SERIES_REF:  # damage, or refs no WAL of ours can hold: nothing to keep clear of
+            log.warning("chunks_head: a chunk names series ref %d, above %d; refs are not reserved past it",
+                        top, MAX_SERIES_REF)
+            top = int(hcf.series_ref[hcf.series_ref <= MAX_SERIES_REF].max(initial=0))
         if top:
             self.head.index.reserve(top)
 

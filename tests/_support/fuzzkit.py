@@ -130,3 +130,31 @@ class LastInput:
             blob = target.encode() + b"\n" + data.hex().encode()
             os.ftruncate(self.fd, 0)
             os.pwrite(self.fd, blob, 0)
+
+
+class memory_cap:
+    """Cap the process's address space at its current size + ``extra`` bytes while inside.
+
+    A decoder that allocates what a corrupt length field claims then fails with MemoryError
+    (a test failure naming the input) instead of taking the machine down; the cap is lifted after.
+    """
+
+    def __init__(self, extra: int = 2 * 2**30):
+        self.extra = extra
+
+    def __enter__(self):
+        import resource
+
+        with open("/proc/self/statm") as f:
+            size = int(f.read().split()[0]) * _PAGE
+        self.old = resource.getrlimit(resource.RLIMIT_AS)
+        hard = self.old[1]
+        cap = size + self.extra if hard == resource.RLIM_INFINITY else min(hard, size + self.extra)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+        return self
+
+    def __exit__(self, *exc):
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, self.old)
+        return False
