@@ -2,7 +2,7 @@
 
 Strategy: the UI is one static HTML page plus hand-written JS and CSS in
 ``promlite/server/ui/`` (a package, so the assets ship in the wheel as package
-data). Every page route (``/graph``, ``/targets``, ``/status``) serves the same
+data). Every page route (``/graph``, ``/alerts``, ``/rules``, ``/targets``, ``/status``) serves the same
 ``index.html``; the script picks the page from the path and talks to
 ``/api/v1`` with relative URLs. ``/`` redirects to ``graph``.
 
@@ -23,7 +23,7 @@ import importlib.resources
 
 from aiohttp import web
 
-PAGES = ("/graph", "/targets", "/status", "/query")
+PAGES = ("/graph", "/alerts", "/rules", "/targets", "/status", "/query")
 # every path add_routes registers (not part of /api/v1, so not in docs/openapi.yaml)
 ROUTES = ("/", *PAGES, "/static/{name}")
 

@@ -80,7 +80,7 @@ def server(tmp_path):
                    f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n")
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed below
     cmd = [sys.executable, "-m", "promlite.cli", "serve", f"--config.file={cfg}",
-           f"--web.listen-address=127.0.0.1:{port}", f"--storage.tsdb.path={data}"]
+           f"--web.listen-address=127.0.0.1:{port}", f"--storage.tsdb.path={data}", "--web.enable-lifecycle"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -342,6 +342,63 @@ async def _scenario(chromium: str, base: str, tmp_path) -> None:
         assert page.errors == []
 
 
+RULES = """groups:
+  - name: demo
+    interval: 1s
+    rules:
+      - record: ui_demo:sum
+        expr: sum(ui_demo)
+      - alert: DemoHigh
+        expr: ui_demo > 0
+        labels: {severity: page}
+        annotations: {summary: "demo is high"}
+      - alert: DemoSlow
+        expr: ui_demo > 0
+        for: 1h
+      - alert: DemoNever
+        expr: ui_demo < 0
+      - record: broken
+        expr: ui_demo + on(series) group_left ui_demo + on() ui_demo
+"""
+
+
+def test_ui_alerts_and_rules_pages(chromium, server, tmp_path):
+    """Issue 14: the Alerts and Rules pages show states, instances, health and errors."""
+    (tmp_path / "rules.yml").write_text(RULES)
+    cfg = tmp_path / "prometheus.yml"
+    cfg.write_text(cfg.read_text().replace("global:\n", "global:\n  evaluation_interval: 1s\n")
+                   + "rule_files: [rules.yml]\n")
+    with urllib.request.urlopen(urllib.request.Request(server + "/-/reload", method="POST"), timeout=30):
+        pass
+    asyncio.run(asyncio.wait_for(_rules_scenario(chromium, server, tmp_path), 300))
+
+
+async def _rules_scenario(chromium: str, base: str, tmp_path) -> None:
+    async with browser(chromium, tmp_path) as page:
+        await page.goto(base + "/alerts")
+        await page.wait_for("document.querySelectorAll('details.alert-rule').length === 3", "three alerting rules")
+        await page.wait_for("document.querySelectorAll('tr.alert-instance').length >= 6", "the alert instances")
+        counts = await page.eval("document.getElementById('alert-counts').innerText")
+        assert "FIRING (1)" in counts.upper() and "PENDING (1)" in counts.upper() and "INACTIVE (1)" in counts.upper(), counts
+        names = await page.eval("[...document.querySelectorAll('details.alert-rule .rule-name')].map(e => e.textContent)")
+        assert sorted(names) == ["DemoHigh", "DemoNever", "DemoSlow"], names
+        firing = await page.eval("document.querySelector('details.alert-rule.firing').innerText")
+        assert "demo is high" in firing and 'severity="page"' in firing and 'series="a"' in firing, firing
+        # the state filter hides inactive rules
+        await page.eval("document.getElementById('show-inactive').click()")
+        await page.wait_for("document.querySelectorAll('details.alert-rule').length === 2", "the filtered list")
+        await page.screenshot(tmp_path / "alerts.png")
+
+        await page.goto(base + "/rules")
+        await page.wait_for("document.querySelectorAll('tr.rule-row').length === 5", "five rule rows")
+        await page.wait_for("document.querySelector('#rules').innerText.includes('ERR')", "the broken rule's error")
+        text = await page.eval("document.getElementById('rules').innerText")
+        assert "demo" in text and "record: ui_demo:sum" in text and "alert: DemoHigh" in text, text
+        assert "many-to-many" in text or "multiple matches" in text or "duplicate" in text, text
+        await page.screenshot(tmp_path / "rules.png")
+        assert page.errors == []
+
+
 # ---- the routes alone (no browser needed) ---------------------------------------------
 
 def test_ui_routes_serve_assets_and_keep_api_404s():
@@ -354,7 +411,7 @@ def test_ui_routes_serve_assets_and_keep_api_404s():
         async with TestClient(TestServer(create_app(ServerState(db=None, engine=None)))) as c:
             r = await c.get("/", allow_redirects=False)
             assert (r.status, r.headers["Location"]) == (302, "graph")
-            for path in ("/graph", "/targets", "/status"):
+            for path in ("/graph", "/alerts", "/rules", "/targets", "/status"):
                 r = await c.get(path)
                 html = await r.text()
                 assert r.status == 200 and r.content_type == "text/html", path

@@ -2,13 +2,13 @@
  *
  * One HTML page serves every route; the last path segment picks the page. All
  * requests use relative URLs ("api/v1/...") so the UI works behind a path prefix.
- * Scripts load in order: chart.js, util.js, complete.js, graph.js, app.js.
+ * Scripts load in order: chart.js, util.js, complete.js, graph.js, rules.js, app.js.
  */
 'use strict';
 
 (function () {
   const { formatTime } = window.PromliteChart;
-  const { el, api, errorBox, formatDuration, graphPage } = window.Promlite;
+  const { el, api, errorBox, formatDuration, graphPage, alertsPage, rulesPage } = window.Promlite;
   const main = document.getElementById('main');
 
   // ---- targets page ----------------------------------------------------------
@@ -111,12 +111,12 @@
   // ---- router ----------------------------------------------------------------
   function currentPage() {
     const seg = location.pathname.split('/').filter(Boolean).pop() || 'graph';
-    return ['graph', 'targets', 'status'].includes(seg) ? seg : 'graph';
+    return ['graph', 'alerts', 'rules', 'targets', 'status'].includes(seg) ? seg : 'graph';
   }
 
   const page = currentPage();
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.page === page);
   document.title = `promlite · ${page}`;
-  ({ graph: graphPage, targets: targetsPage, status: statusPage })[page](main);
+  ({ graph: graphPage, alerts: alertsPage, rules: rulesPage, targets: targetsPage, status: statusPage })[page](main);
 })();
 
