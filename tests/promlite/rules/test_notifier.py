@@ -680,3 +680,64 @@ async def _find_async(am: RealAM, pred):
         return pred(await am.alerts())
     except aiohttp.ClientError:
         return None
+
+
+def test_promlite_serve_rules_to_real_alertmanager(tmp_path):
+    """The whole path: a rule in ``promlite serve`` fires, Alertmanager gets it with its labels and annotations, it resolves."""
+    binary = require_tool("prometheus-alertmanager", "prometheus-alertmanager")
+    from promlite.server.serve import ServeOptions, Server
+
+    async def main():
+        hooks: list[dict] = []
+
+        async def hook(request: web.Request) -> web.Response:
+            hooks.append(await request.json())
+            return web.Response(text="ok")
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        hook_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        am = RealAM(binary, tmp_path, _free_port(), f"http://127.0.0.1:{hook_port}/hook")
+        # fires during the first 6 s of every 12 s, resolved during the other 6
+        (tmp_path / "rules.yml").write_text("""
+groups:
+  - name: flap
+    interval: 1s
+    rules:
+      - alert: Flapping
+        expr: vector(time() % 12) < 6
+        labels: {severity: page}
+        annotations: {summary: 'phase {{ $value }}'}
+""")
+        (tmp_path / "prometheus.yml").write_text(f"""
+global: {{scrape_interval: 1h, evaluation_interval: 1s, external_labels: {{replica: r1}}}}
+rule_files: [rules.yml]
+alerting:
+  alertmanagers:
+    - static_configs: [{{targets: ['127.0.0.1:{am.port}']}}]
+""")
+        server = Server(ServeOptions(config_file=str(tmp_path / "prometheus.yml"), data_path=str(tmp_path / "data"),
+                                     listen_address="127.0.0.1:0", rules_resend_delay="1s"))
+
+        def hook_alerts(status):
+            return [x for h in hooks for x in h["alerts"]
+                    if x["status"] == status and x["labels"].get("alertname") == "Flapping"]
+        try:
+            await am.start()
+            await server.start()
+            firing = await until(lambda: hook_alerts("firing"), 30, "a firing notification from the rule")
+            x = firing[0]
+            assert x["labels"] == {"alertname": "Flapping", "severity": "page", "replica": "r1"}
+            assert x["annotations"]["summary"].startswith("phase ")
+            assert x["generatorURL"]
+            listed = await am.alerts()
+            assert any(a["labels"].get("alertname") == "Flapping" for a in listed) or hook_alerts("resolved")
+            await until(lambda: hook_alerts("resolved"), 30, "the resolved notification from the rule")
+        finally:
+            await server.stop()
+            am.stop()
+            await runner.cleanup()
+    asyncio.run(main())
