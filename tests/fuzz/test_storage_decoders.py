@@ -137,6 +137,7 @@ def _snappy_fragment(body: bytes) -> bytes:
 @fuzz_settings(200, 20_000)
 @given(mutants(SEGMENTS), st.booleans())
 @example(_snappy_fragment(b"\xff\xff\xff\xff\x0f\x00abc"), False)  # was: a 4 GiB allocation (or an abort)
+@example(struct.pack("<II", 1, crc32c.crc32c(b"\x01")) + b"\x01" + bytes(3), False)  # was: IndexError
 def test_wal_segment_reader(seg, recrc):
     tried("wal segment reader")
     if recrc:

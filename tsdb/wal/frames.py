@@ -318,7 +318,7 @@ def _is_promlite_v1(data: bytes) -> bool:
         return False
     length, want = struct.unpack_from("<II", data)
     body = data[8 : 8 + length]
-    return 0 < length == len(body) and body[0] in (1, 2, 3) and body[1] in (0x92, 0x93) and crc32c.crc32c(body) == want
+    return 1 < length == len(body) and body[0] in (1, 2, 3) and body[1] in (0x92, 0x93) and crc32c.crc32c(body) == want
 
 
 def _valid_fragment_at(data: bytes, pos: int) -> bool:
