@@ -396,13 +396,15 @@ class DB:
         them by series ref when it opens the directory again: a new series of
         ours must never take a ref that one of its chunks carries.
         """
-        from .head_chunks_file import read_head_chunks
+        from .head_chunks_file import read_head_chunks, readable_max_series_ref
 
         try:
             hcf = read_head_chunks(os.path.join(self.path, "chunks_head"))
         except TSDBError as e:
-            log.warning("chunks_head: %s (its series refs are skipped by scanning what is readable)", e)
-            top = 0
+            # the refs read before the damage stay reserved (Prometheus keeps the files before it)
+            top, _ = readable_max_series_ref(os.path.join(self.path, "chunks_head"))
+            log.warning("chunks_head: %s (its series refs are skipped by scanning what is readable: "
+                        "refs up to %d kept clear)", e, top)
         else:
             if hcf.torn_path is not None:  # reported like any damage: never dropped without a word
                 log.warning(

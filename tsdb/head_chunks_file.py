@@ -335,6 +335,28 @@ def max_series_ref(dir: str) -> int:
     return int(hcf.series_ref.max()) if len(hcf) else 0
 
 
+def readable_max_series_ref(dir: str) -> tuple[int, CorruptError | None]:
+    """:func:`max_series_ref` of what reads before the first damage, and that damage (or None).
+
+    For a head that must keep clear of the refs in a damaged directory: Prometheus drops the
+    damaged file and every later one when it opens it again, and re-attaches the chunks of the
+    earlier files by series ref, so every ref read before the damage must stay reserved.
+    """
+    out = _Chunks()
+    err: CorruptError | None = None
+    files = list_head_chunk_files(dir)
+    try:
+        for k, (seq, path) in enumerate(files):
+            if k and seq != files[k - 1][0] + 1:
+                raise CorruptError(f"head chunk files are not consecutive: {files[k - 1][0]:06d} is "
+                                   f"followed by {seq:06d}", path=files[k - 1][1])
+            _scan_file(seq, path, _read(path), k == len(files) - 1, out)
+    except CorruptError as e:
+        err = e
+    out.parts.clear()
+    return (max(out.ref) if out.ref else 0), err
+
+
 def decode_all(
     hcf: HeadChunksFile,
 ) -> tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.float64]]:

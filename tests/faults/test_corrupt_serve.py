@@ -319,6 +319,27 @@ def test_missing_first_segment_after_the_checkpoint_is_corrupt(pristine, tmp_pat
     assert hashes(data) == before
 
 
+def test_damaged_chunks_head_keeps_the_refs_read_before_the_damage(tmp_path, caplog):
+    """Regression: on a damaged ``chunks_head/`` no ref was kept clear (the warning said they were), so
+    a new series could take the ref of an intact chunk that Prometheus re-attaches on its next start."""
+    d = tmp_path / "data"
+    (d / "chunks_head").mkdir(parents=True)
+    ts = np.arange(T0, T0 + 120 * 15_000, 15_000, dtype=np.int64)
+    chunks = [_head_chunk(ref, ts, np.full(len(ts), float(ref))) for ref in (50, 2, 3, 4)]
+    buf = bytearray(struct.pack(">IB3x", HEAD_CHUNKS_MAGIC, 1) + b"".join(chunks) + bytes(4096))
+    buf[8 + len(chunks[0]) + 30] ^= 0x10  # inside the second chunk, with good chunks after it: corrupt
+    (d / "chunks_head" / "000001").write_bytes(bytes(buf))
+    before = hashes(str(d))
+    with caplog.at_level(logging.WARNING), tsdb.open(str(d)) as db:
+        app = db.appender()
+        ref = app.append({"__name__": "new_series"}, T0, 1.0)
+        app.commit()
+    assert ref > 50, ref
+    assert any("chunks_head" in r.getMessage() and f"offset {8 + len(chunks[0])}" in r.getMessage()
+               for r in caplog.records), [r.getMessage() for r in caplog.records]
+    assert hashes(str(d))["chunks_head/000001"] == before["chunks_head/000001"]
+
+
 def serve_cmd(data: str) -> list[str]:
     return [sys.executable, "-m", "promlite.cli", "serve", "--web.listen-address=127.0.0.1:0",
             "--config.file=prometheus.yml", f"--storage.tsdb.path={data}", *SERVE_ARGS]
