@@ -29,12 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .bench_cli import add_bench_command
     from .promqltest_cli import add_promqltest_command
+    from .promtool_cli import add_test_command
     from .serve_cli import add_server_commands
     from .tsdb_cli import add_tsdb_commands
 
     add_server_commands(sub)
     add_tsdb_commands(sub)
     add_promqltest_command(sub)
+    add_test_command(sub)
     add_bench_command(sub)
     return p
 

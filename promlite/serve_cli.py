@@ -62,6 +62,9 @@ def add_server_commands(sub: argparse._SubParsersAction) -> None:
     cm = csub.add_parser("metrics", help="lint an exposition read from stdin (like promtool check metrics)")
     cm.add_argument("--openmetrics", action="store_true", help="the input is OpenMetrics text")
     cm.set_defaults(func=_cmd_check_metrics)
+    from .promtool_cli import add_check_rules_command
+
+    add_check_rules_command(csub)
 
     q = sub.add_parser("query", help="run a PromQL query against a server or a data directory",
                        configure=_query_arguments)
