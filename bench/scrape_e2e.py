@@ -311,6 +311,7 @@ def _scrape_stats(base: str, t0: float, t1: float, interval_s: float) -> dict[st
     return {
         "targets_seen": len(ups), "scrapes": scrapes, "failed_scrapes": failed, "missed_ticks": missed,
         "lateness_max_pct": None if not late_all.size else float(late_all.max()) * pct,
+        "lateness_p50_pct": None if not late_all.size else q(late_all, 50) * pct,
         "lateness_p99_pct": None if not late_all.size else q(late_all, 99) * pct,
         "scrapes_late_over_10pct": int((late_all > 0.1 * interval_ms).sum()),
         "duration_p50_ms": None if not dur.size else q(dur, 50) * 1000,
@@ -323,11 +324,30 @@ def _scrape_stats(base: str, t0: float, t1: float, interval_s: float) -> dict[st
 
 # ---------------------------------------------------------------- one run
 
-def _config_text(ports: list[int], interval_s: float) -> str:
+def _config_text(ports: list[int], interval_s: float, rule_file: str | None = None) -> str:
     targets = ", ".join(f'"127.0.0.1:{p}"' for p in ports)
     iv = f"{int(interval_s * 1000)}ms"
-    return (f"global:\n  scrape_interval: {iv}\n  scrape_timeout: {iv}\n"
+    rules = f"rule_files:\n  - {json.dumps(os.path.abspath(rule_file))}\n" if rule_file else ""
+    return (f"global:\n  scrape_interval: {iv}\n  scrape_timeout: {iv}\n{rules}"
             f"scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [{targets}]\n")
+
+
+RULE_METRICS = ("prometheus_rule_group_iterations_total", "prometheus_rule_group_iterations_missed_total",
+                "prometheus_rule_evaluations_total", "prometheus_rule_evaluation_failures_total",
+                "prometheus_rule_group_last_duration_seconds", "prometheus_rule_group_last_evaluation_samples",
+                "prometheus_rule_group_duration_seconds_sum", "prometheus_rule_group_duration_seconds_count",
+                "prometheus_rule_group_rules")
+"""The rule manager's metrics (both servers expose them) read at ``t0`` and ``t1`` of a run with rules."""
+
+
+def metric_sums(base: str, names: tuple[str, ...]) -> dict[str, float]:
+    """Each of ``names`` in the server's ``/metrics``, summed over its label sets (absent: not in the dict)."""
+    out: dict[str, float] = {}
+    for line in _get(base + "/metrics").decode().splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in names:
+            out[name] = out.get(name, 0.0) + float(line.rsplit(None, 1)[1])
+    return out
 
 
 def _server_argv(system: str, config: str, data: str, port: int) -> list[str]:
@@ -404,11 +424,14 @@ def _disk_after_stop(server: _Proc, data: str, log) -> dict[str, Any]:
 
 
 def run_one(system: str, w: Workload, work: str, *, query_load: bool = False, log=print,
-            disk_figures: bool = True) -> dict[str, Any]:
+            disk_figures: bool = True, rule_file: str | None = None) -> dict[str, Any]:
     """Targets + one server for ``warmup + measure`` seconds; the figures of the window.
 
     With ``disk_figures`` the server is then stopped cleanly and its data
-    directory measured (``_disk_after_stop``) before it is removed.
+    directory measured (``_disk_after_stop``) before it is removed. With
+    ``rule_file`` the server also evaluates that rule file (``rule_files:``
+    in its config) and the result has ``rules``: the ``RULE_METRICS`` at
+    ``t0`` (``"t0"``) and ``t1`` (``"t1"``).
     """
     run_dir = tempfile.mkdtemp(prefix=f"{system}-", dir=work)
     procs: list[_Proc] = []
@@ -417,7 +440,7 @@ def run_one(system: str, w: Workload, work: str, *, query_load: bool = False, lo
         procs.append(targets)
         config = os.path.join(run_dir, "prometheus.yml")
         with open(config, "w") as f:
-            f.write(_config_text(ports, w.interval_s))
+            f.write(_config_text(ports, w.interval_s, rule_file))
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         server = _Proc(system, _server_argv(system, config, os.path.join(run_dir, "data"), port), run_dir)
@@ -429,10 +452,12 @@ def run_one(system: str, w: Workload, work: str, *, query_load: bool = False, lo
         loader = _start_query_load(base, w.measure_s, run_dir, w) if query_load else None
         if loader:
             procs.append(loader)
+        rules0 = metric_sums(base, RULE_METRICS) if rule_file else None  # outside the CPU window
         t0, cpu0, tcpu0, app0 = time.time(), _cpu_seconds(server.pid), _cpu_seconds(targets.pid), _appended(base)
         time.sleep(w.measure_s)
         server.check()
         t1, cpu1, tcpu1, app1 = time.time(), _cpu_seconds(server.pid), _cpu_seconds(targets.pid), _appended(base)
+        rules = {"t0": rules0, "t1": metric_sums(base, RULE_METRICS)} if rule_file else None
         rss = _peak_rss_mb(server.pid)
         load: dict[str, Any] | None = None
         if loader:
@@ -452,6 +477,7 @@ def run_one(system: str, w: Workload, work: str, *, query_load: bool = False, lo
             "cpu_pct_of_core": 100 * cpu / (t1 - t0), "peak_rss_mb": rss,
             "targets_cpu_s": tcpu1 - tcpu0, "body_bytes": status.get("body_bytes"),
             "series_per_target": status.get("series_per_target"), "query_load": load, **stats, **disk,
+            **({"rules": rules} if rules else {}),
         }
     finally:
         for p in reversed(procs):

@@ -28,7 +28,8 @@ def test_bench_quick_completes_and_writes_results(tmp_path):
     assert results["meta"]["quick"] is True
     assert set(results["meta"]["peers"]) == SYSTEMS - {"promlite"}
     suites = results["suites"]
-    assert set(suites) == {"codec", "compression", "ingest", "query", "scrape", "api", "replay", "memory", "startup"}
+    assert set(suites) == {"codec", "compression", "ingest", "query", "scrape", "api", "replay", "memory", "startup",
+                           "rules"}
     for name, suite in suites.items():
         assert suite["status"] in ("ok", "skipped"), (name, suite["note"])
         for row in suite["rows"]:

@@ -27,7 +27,8 @@ from ..peers import PEER_NAMES, PeerInfo
 SYSTEMS = ("promlite", *PEER_NAMES)
 NOT_INSTALLED = "not installed"
 NA = "n/a"
-SUITE_NAMES = ("codec", "compression", "ingest", "query", "scrape", "api", "replay", "memory", "startup")
+SUITE_NAMES = ("codec", "compression", "ingest", "query", "scrape", "api", "replay", "memory", "startup",
+               "rules")
 
 Value = Stat | float | int | str | None
 
