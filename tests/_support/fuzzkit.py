@@ -158,3 +158,31 @@ class memory_cap:
 
         resource.setrlimit(resource.RLIMIT_AS, self.old)
         return False
+
+
+def bounded(seconds: float = 30.0):
+    """Fail one example that runs over ``seconds`` of wall time (a hang), naming its input.
+
+    Put it under ``@given`` (it wraps each example). SIGALRM interrupts Python code only: a
+    compiled loop that never returns is caught by the child-process timeout instead.
+    """
+    import functools
+    import signal
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            def on_alarm(signum, frame):
+                raise TimeoutError(f"one example ran over {seconds} s: a hang?")
+
+            old = signal.signal(signal.SIGALRM, on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)
+
+        return wrapper
+
+    return deco

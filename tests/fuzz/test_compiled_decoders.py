@@ -28,7 +28,7 @@ import time
 import fuzzkit
 import numpy as np
 import pytest
-from fuzzkit import any_bytes, fuzz_settings, guarded, mutants, tried
+from fuzzkit import any_bytes, bounded, fuzz_settings, guarded, mutants, tried
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -77,6 +77,7 @@ CHUNK_BY_BYTES = {c: (ts, vs) for c, ts, vs in CHUNKS}
 @example(b"\x00")
 @example(b"\xff\xff")
 @example(b"\xff\xff" + b"\xff" * 40)
+@bounded()
 def test_xor_decode(buf):
     tried("xor decode_xor")
     LAST("xor", buf)
@@ -95,6 +96,7 @@ def test_xor_decode(buf):
 @child_only
 @fuzz_settings(250, 25_000)
 @given(st.lists(mutants(CHUNK_BYTES, max_ops=2), min_size=1, max_size=5), st.data())
+@bounded()
 def test_xor_decode_many_arbitrary_offsets(parts, data):
     tried("xor decode_xor_many")
     blob = b"".join(parts)
@@ -144,6 +146,7 @@ def _want(buf: bytes):
 @example(b"\x02" + bytes(15), R.RecordType.SAMPLES)
 @example(b"\x02" + bytes(16), R.RecordType.SAMPLES)
 @example(b"\x01" + bytes(8) + b"\x7f", R.RecordType.SERIES)
+@bounded()
 def test_wal_record_kernels(buf, force):
     """``force`` rewrites the type byte, so every kernel sees every kind of body."""
     if force is not None and buf:
@@ -198,6 +201,7 @@ SEGMENT, SEGMENT_OFFS = _segment_seed()
 @child_only
 @fuzz_settings(300, 30_000)
 @given(mutants([SEGMENT], max_ops=3), st.data())
+@bounded()
 def test_chunk_locator(seg, data):
     tried("block chunk locator")
     offs = data.draw(st.lists(st.one_of(st.sampled_from(SEGMENT_OFFS), st.integers(0, len(seg) + 8)),

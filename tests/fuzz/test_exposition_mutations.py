@@ -18,7 +18,7 @@ from __future__ import annotations
 import glob
 import os
 
-from fuzzkit import fuzz_settings, mutants, tried
+from fuzzkit import bounded, fuzz_settings, mutants, tried
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -73,6 +73,7 @@ def _check(fn, body: bytes) -> str:
 @example(b"\xef\xbb\xbfm 1\n", "text/plain", True)
 @example(b"m" * 5000 + b" 1\n", None, True)
 @example(b'm{a="' + b"\\" * 3001 + b'"} 1\n', None, True)
+@bounded()
 def test_parse_mutated_documents(body, content_type, strict):
     tried("exposition parse (mutated docs, any content type)")
     _check(lambda b: parse(b, content_type, strict=strict), body)
@@ -82,6 +83,7 @@ def test_parse_mutated_documents(body, content_type, strict):
 
 @fuzz_settings(150, 15_000)
 @given(mutants(SEEDS, max_ops=3), st.sampled_from(["text", "openmetrics"]), st.data())
+@bounded()
 def test_stream_parser_in_pieces(body, fmt, data):
     tried("exposition StreamParser (mutated docs, arbitrary pieces)")
     whole = _check(parse_text if fmt == "text" else parse_openmetrics, body)

@@ -18,7 +18,7 @@ import asyncio
 
 from aiohttp import StreamReader
 from aiohttp.test_utils import make_mocked_request
-from fuzzkit import fuzz_settings, mutants, tried
+from fuzzkit import bounded, fuzz_settings, mutants, tried
 from hypothesis import example, given
 from hypothesis import strategies as st
 from multidict import MultiDict
@@ -54,6 +54,7 @@ def _check_pairs(pairs) -> None:
 @example(b"\xff=1", False)
 @example(b"a=\xed\xa0\x80", False)  # a UTF-8-encoded surrogate
 @example(b"a=%41\xff", True)  # was UnicodeEncodeError: a surrogate-escaped request target (pure-Python parser)
+@bounded()
 def test_parse_query_string(raw, as_text):
     tried("form parse_query_string")
     qs = raw.decode("utf-8", "surrogateescape") if as_text else raw
@@ -118,6 +119,7 @@ async def _form(method: str, url_qs: str, content_type: str, body: bytes):
 @example("POST", "multipart/form-data", b"garbage", "")
 @example("POST", "multipart/form-data; boundary=XyZ", b"--XyZ\r\n\r\n", "")
 @example("POST", "application/x-www-form-urlencoded; charset=no-such-charset", b"a=1", "b=2")
+@bounded()
 def test_form_any_content_type_and_body(method, content_type, body, url_qs):
     tried("form request.form (mocked request)")
     try:
@@ -150,6 +152,7 @@ DURATIONS = st.one_of(
 @example({"start": "1e400", "end": "inf", "step": "nan"}, [])
 @example({"start": "-9223372036854775.808", "end": "9223372036854775.807", "step": "1ms"}, [])
 @example({"time": "9999-12-31T23:59:59.999999999Z", "limit": "1" * 5000}, [])
+@bounded()
 def test_typed_parameters(values, matches):
     tried("form typed parameters (params.py)")
     p = MultiDict(values)

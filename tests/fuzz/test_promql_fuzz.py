@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 import pytest
-from fuzzkit import fuzz_settings, tried
+from fuzzkit import bounded, fuzz_settings, tried
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -37,6 +37,7 @@ import tsdb
 from query.engine import Engine, QueryError, SampleLimitError
 from query.functions import FUNCTIONS
 from query.parser import ParseError, parse_expr
+from query.printer import format_expr
 from query.types import ValueType
 
 S, V, M, STR = ValueType.SCALAR, ValueType.VECTOR, ValueType.MATRIX, ValueType.STRING
@@ -271,6 +272,7 @@ def _run(fn, query: str):
 @example('label_replace(temp, "a", "$1", "job", "(.*)") / ignoring(a) temp', 0, 1, 1)
 @example('limit_ratio(1e300, temp)', 0, 1, 1)  # was: an out-of-range float-to-int64 cast
 @example('max_over_time((rate(http_requests_total[1m]) > bool 0)[10m:7s] @ end() offset -1m)', 300, 15, 40)
+@bounded()
 def test_generated_queries_evaluate_or_raise_promql_errors(engine, query, t_s, step_s, n_steps):
     tried("promql generated expressions")
     try:
@@ -279,6 +281,8 @@ def test_generated_queries_evaluate_or_raise_promql_errors(engine, query, t_s, s
         assert 0 <= e.position[0] <= len(query) + 1, (e.position, query)
         return
     tried("promql evaluated (parsed ok)")
+    pretty = format_expr(node)  # /api/v1/format_query: what it prints must parse back to the same tree
+    assert format_expr(parse_expr(pretty)) == pretty, (query, pretty)
     t = T0 + t_s * 1000
     _run(lambda: engine.instant(query, t), query)
     if node.type in (S, V):
@@ -291,6 +295,7 @@ def test_generated_queries_evaluate_or_raise_promql_errors(engine, query, t_s, s
 @example("1" + "+1" * 700)
 @example("-" * 3000 + "1")
 @example("((((((((((((((((((((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))))))))))))))))))))")
+@bounded()
 def test_arbitrary_text_parses_or_raises_parse_error(text):
     tried("promql arbitrary text")
     try:

@@ -31,7 +31,7 @@ import tempfile
 import crc32c
 import numpy as np
 import pytest
-from fuzzkit import any_bytes, fuzz_settings, memory_cap, mutants, tried
+from fuzzkit import any_bytes, bounded, fuzz_settings, memory_cap, mutants, tried
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -89,6 +89,7 @@ RECORDS = [
 @example(b"")
 @example(b"\x04" + bytes(16) + b"\xff" * 11)
 @example(b"\x06\x01\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01")
+@bounded()
 def test_wal_decode_record(buf):
     tried("wal decode_record")
     try:
@@ -138,6 +139,7 @@ def _snappy_fragment(body: bytes) -> bytes:
 @given(mutants(SEGMENTS), st.booleans())
 @example(_snappy_fragment(b"\xff\xff\xff\xff\x0f\x00abc"), False)  # was: a 4 GiB allocation (or an abort)
 @example(struct.pack("<II", 1, crc32c.crc32c(b"\x01")) + b"\x01" + bytes(3), False)  # was: IndexError
+@bounded()
 def test_wal_segment_reader(seg, recrc):
     tried("wal segment reader")
     if recrc:
@@ -163,6 +165,7 @@ def test_wal_segment_reader(seg, recrc):
 @fuzz_settings(150, 15_000)
 @given(st.lists(mutants(RECORDS, max_ops=3), min_size=1, max_size=6), st.booleans(),
        st.sampled_from(["checkpoint", "segment"]), st.data())
+@bounded()
 def test_wal_replay_with_checkpoint(recs, compress, where, data):
     """Records mutated *before* framing (valid CRCs: they reach the decoders), plus raw damage."""
     tried("wal replay + checkpoint")
@@ -260,6 +263,7 @@ def _read_index_fully(path: str, check_crc: bool) -> None:
 
 @fuzz_settings(250, 25_000)
 @given(mutants([INDEX]), st.booleans(), st.booleans())
+@bounded()
 def test_index_reader(buf, recrc, check_crc):
     tried("block index reader")
     if recrc:
@@ -306,6 +310,7 @@ def _recrc_segment(seg: bytes, offsets: list[int]) -> bytes:
 
 @fuzz_settings(200, 20_000)
 @given(st.sampled_from(CHUNK_SEGMENTS), st.data(), st.booleans())
+@bounded()
 def test_chunk_segment_reader(name, data, recrc):
     tried("block chunk segment reader")
     seed = _file(os.path.join("chunks", name))
@@ -381,6 +386,7 @@ def meta_docs(draw):
 @example(b'{"version": 1, "ulid": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "minTime": 0, "maxTime": 1, "compaction": "x"}')
 @example(b'{"version": 1, "ulid": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "minTime": 0, "maxTime": 1, '
          b'"compaction": {"parents": [1]}}')
+@bounded()
 def test_meta_json(raw):
     tried("block meta.json")
     d = _scratch("meta")
@@ -398,6 +404,7 @@ def test_meta_json(raw):
 @fuzz_settings(300, 30_000)
 @given(any_bytes([TOMBSTONES, encode_tombstones({}), encode_tombstones({1: [(5, 3**30)], 2**40: [(-9, -1)]})]),
        st.booleans())
+@bounded()
 def test_tombstones(buf, recrc):
     tried("block tombstones")
     if recrc and len(buf) >= 9:
@@ -413,6 +420,7 @@ def test_tombstones(buf, recrc):
 @fuzz_settings(120, 12_000)
 @given(st.sampled_from(["index", "meta.json", "tombstones", *(os.path.join("chunks", n) for n in CHUNK_SEGMENTS)]),
        st.data(), st.booleans())
+@bounded()
 def test_whole_block_query(rel, data, recrc):
     """A block with one damaged file, opened and read through the query path."""
     tried("whole block (open + read_block)")
@@ -494,6 +502,7 @@ def _recrc_head(buf: bytes) -> bytes:
 @fuzz_settings(300, 30_000)
 @given(st.lists(mutants(HEAD_FILES), min_size=1, max_size=2), st.booleans())
 @example([_head_file([_head_chunk(1, np.array([1]), np.array([1.0]), encoding=40)])], False)  # was ValueError
+@bounded()
 def test_head_chunks_file(files, recrc):
     tried("head chunks file")
     d = _scratch("chunks_head")
@@ -565,6 +574,7 @@ def wal_records(draw) -> bytes:
 @given(st.lists(wal_records(), min_size=1, max_size=8))
 @example([R.encode_series([2**31], [(("__name__", "up"),)])])  # was: ~70 GiB of per-ref arrays (OOM kill)
 @example([R.encode_series([-1], [(("__name__", "up"),)])])  # was: ref -1 overwrote the index's last entry
+@bounded()
 def test_wal_replay_into_a_database(recs):
     """Well-framed records with arbitrary content (bad labels, unknown or huge refs, extreme times)."""
     tried("db open (WAL replay of arbitrary records)")
