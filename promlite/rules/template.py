@@ -959,18 +959,17 @@ class _Parser:
 
     # tokens
     def next(self) -> _Tok:
-        t = self.toks[self.i]
+        t = self.toks[min(self.i, len(self.toks) - 1)]
         if t.kind == T_ERROR:
             raise _ParseError(t.val, t.pos)
-        if self.i < len(self.toks) - 1:
-            self.i += 1
+        self.i += 1
         return t
 
     def backup(self, k: int = 1) -> None:
         self.i -= k
 
     def peek(self) -> _Tok:
-        t = self.toks[self.i]
+        t = self.toks[min(self.i, len(self.toks) - 1)]
         if t.kind == T_ERROR:
             raise _ParseError(t.val, t.pos)
         return t
@@ -982,9 +981,9 @@ class _Parser:
         return t
 
     def peek_non_space(self) -> _Tok:
-        j = self.i
+        """Go's ``peekNonSpace``: skips (consumes) spaces, then peeks."""
         t = self.next_non_space()
-        self.i = j
+        self.backup()
         return t
 
     def error(self, msg: str, pos: int) -> _ParseError:
@@ -1108,7 +1107,7 @@ class _Parser:
             self.range_depth -= 1
         else_list = None
         if isinstance(nxt, _Else):
-            p = self.peek()
+            p = self.peek_non_space()
             if context in ("if", "with") and p.kind == T_KEYWORD and p.val == context:
                 self.next()
                 else_list = _List(nxt.pos)
@@ -2106,7 +2105,6 @@ class _Exec:
             elif val is None:
                 items, empty = (), True
             else:
-                self.node = node
                 raise self.error(f"range can't iterate over {format_value(val)}")
             inner_mark = len(self.frame.vars)
             decl = node.pipe.decl
@@ -2340,7 +2338,9 @@ class _Exec:
         if ok:
             return v
         want = _KIND_TYPES[kind]
-        if node is not None and isinstance(node, _LITERALS):
+        if isinstance(node, _Nil):
+            raise self.error(f"cannot assign nil to {want}")
+        if isinstance(node, _Bool | _Number | _String):
             self.node = node
             label = {"str": "string", "float": "float", "int": "integer", "bool": "bool"}.get(kind)
             if label is not None:
@@ -2462,15 +2462,16 @@ class Template:
                             f"{go_quote(self.name)}")
         if ex.depth + 1 > MAX_DEPTH:
             raise FuncError(f"exceeded maximum template depth ({MAX_DEPTH})")
-        sub = _Exec(self, ex.funcs, ex.max_output - ex.size)
-        sub.depth = ex.depth + 1
-        sub.steps = ex.steps
-        sub.frame = _Frame(name, [["$", data]])
+        saved = ex.out, ex.frame, ex.node
+        ex.out = []
+        ex.frame = _Frame(name, [["$", data]])
+        ex.depth += 1
         try:
-            sub.walk(data, tree)
+            ex.walk(data, tree)
+            return "".join(ex.out)
         finally:
-            ex.steps = sub.steps
-        return "".join(sub.out)
+            ex.out, ex.frame, ex.node = saved
+            ex.depth -= 1
 
 
 def expand_alert(text: str, *, name: str, labels: Mapping[str, str], external_labels: Mapping[str, str],

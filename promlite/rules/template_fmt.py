@@ -333,6 +333,18 @@ def _fmt_arg(v: object, spec: _Spec) -> str:
     return _bad_verb(spec, v)
 
 
+def _parsenum(fmt: str, i: int) -> tuple[int | None, int]:
+    """Go's ``parsenum``: digits at ``i``; a number past 1e6 swallows the rest of the format."""
+    num = None
+    n = len(fmt)
+    while i < n and "0" <= fmt[i] <= "9":
+        if num is not None and num > _MAX_WIDTH:
+            return None, n
+        num = (num or 0) * 10 + ord(fmt[i]) - 48
+        i += 1
+    return num, i
+
+
 def sprintf(fmt: str, args: list) -> str:
     """Go's ``fmt.Sprintf`` for the verbs templates use, with Go's ``%!`` error notes."""
     out: list[str] = []
@@ -396,15 +408,7 @@ def sprintf(fmt: str, args: list) -> str:
                 argi += 1
                 out.append("%!(BADWIDTH)")
         else:
-            k = i
-            while i < n and fmt[i].isdigit():
-                i += 1
-            if i > k:
-                w = int(fmt[k:i])
-                if w > _MAX_WIDTH:
-                    out.append("%!(BADWIDTH)")
-                else:
-                    spec.width = w
+            spec.width, i = _parsenum(fmt, i)
         if i < n and fmt[i] == ".":
             i += 1
             i, _ = arg_index(i)
@@ -421,14 +425,8 @@ def sprintf(fmt: str, args: list) -> str:
                     argi += 1
                     out.append("%!(BADPREC)")
             else:
-                k = i
-                while i < n and fmt[i].isdigit():
-                    i += 1
-                p = int(fmt[k:i]) if i > k else 0
-                if p > _MAX_WIDTH:
-                    out.append("%!(BADPREC)")
-                else:
-                    spec.prec = p
+                p, i = _parsenum(fmt, i)
+                spec.prec = 0 if p is None else p
         i, _ = arg_index(i)
         if i >= n:
             out.append("%!(NOVERB)")
