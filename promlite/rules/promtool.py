@@ -168,8 +168,19 @@ def template_checker() -> Callable[[str, str], str | None] | None:
     try:
         from .template_hooks import check_hook
     except ImportError:
+        pass
+    else:
+        return check_hook
+    try:
+        from .template import check_alert_template
+    except ImportError:
         return None
-    return check_hook
+    from .rulefile import TEMPLATE_DEFS
+
+    def check(name: str, text: str) -> str | None:
+        return check_alert_template(name, text.removeprefix(TEMPLATE_DEFS))  # it prepends the definitions itself
+
+    return check
 
 
 def duplicate_rules(groups: list[GroupSpec]) -> list[tuple[str, Labels]]:
@@ -610,10 +621,13 @@ def _expander(ts: int, query, external_url: str):
     except ImportError:
         return None
 
+    def query_at_ts(expr: str) -> list:
+        return [(dict(labels), value) for labels, value in query(expr, ts)]
+
     def expand(name: str, text: str, data: dict) -> str:
         return expand_alert(text, name=name, labels=data["Labels"], external_labels=data["ExternalLabels"],
                             external_url=data.get("ExternalURL", external_url), value=data["Value"],
-                            ts_ms=ts, query=query)
+                            ts_ms=ts, query=query_at_ts)
 
     return expand
 
