@@ -30,6 +30,7 @@ Public API: :class:`Template` (parse once, execute many times),
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import ipaddress
 import math
 import time as _time
@@ -1654,8 +1655,6 @@ def _float_to_time(f: float) -> GoTime:
 
 def humanize_timestamp(v: Any) -> str:
     """Prometheus's ``humanizeTimestamp``: Unix seconds to ``2015-06-23 13:19:44.128 +0000 UTC``."""
-    if isinstance(v, GoTime):
-        return v.go_string()
     f = _to_float(v)
     if math.isnan(f) or math.isinf(f):
         return _g4(f)
@@ -2486,7 +2485,7 @@ def expand_alert(text: str, *, name: str, labels: Mapping[str, str], external_la
     evaluation time ``ts_ms``. Raises :class:`TemplateError` with Go's message
     (Prometheus prefixes it with ``error expanding template`` in the result).
     """
-    t = Template.parse(name, ALERT_TEMPLATE_DEFS + text, funcs=_ALERT_FUNC_NAMES, missingkey="zero")
+    t = _parse_alert(name, text)
     data = _AlertData(labels, external_labels, external_url, value)
     funcs = prometheus_funcs(query=query, ts_ms=ts_ms, external_url=external_url,
                              path_prefix=path_prefix or None)
@@ -2494,6 +2493,12 @@ def expand_alert(text: str, *, name: str, labels: Mapping[str, str], external_la
 
 
 _ALERT_FUNC_NAMES = PROMETHEUS_FUNC_NAMES - {"tmpl"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_alert(name: str, text: str) -> Template:
+    # A Template is immutable once parsed; every evaluation of every alert reuses it.
+    return Template.parse(name, ALERT_TEMPLATE_DEFS + text, funcs=_ALERT_FUNC_NAMES, missingkey="zero")
 
 
 def check_alert_template(name: str, text: str) -> str | None:
