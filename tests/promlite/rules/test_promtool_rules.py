@@ -22,8 +22,10 @@ differs; those cases say so and check promtool only where it agrees:
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -38,30 +40,24 @@ def _write(d: Path, files: dict[str, str]) -> None:
         (d / name).write_text(textwrap.dedent(text).lstrip("\n"))
 
 
-def _ours_check(d: Path, *args: str, stdin: bytes | None = None, **kw) -> tuple[int, str, str]:
+def _in(d: Path, fn, *args, **kw) -> tuple[int, str, str]:
+    """Run ``fn`` in directory ``d`` (file names in messages are then relative, as promtool's are)."""
     out, err = io.StringIO(), io.StringIO()
-    import os
-
     cwd = os.getcwd()
     os.chdir(d)
     try:
-        rc = check_rules(list(args), out=out, err=err, stdin=stdin, **kw)
+        rc = fn(list(args), out=out, err=err, **kw)
     finally:
         os.chdir(cwd)
     return rc, out.getvalue(), err.getvalue()
+
+
+def _ours_check(d: Path, *args: str, **kw) -> tuple[int, str, str]:
+    return _in(d, check_rules, *args, **kw)
 
 
 def _ours_test(d: Path, *args: str, **kw) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    import os
-
-    cwd = os.getcwd()
-    os.chdir(d)
-    try:
-        rc = test_rules(list(args), out=out, err=err, **kw)
-    finally:
-        os.chdir(cwd)
-    return rc, out.getvalue(), err.getvalue()
+    return _in(d, test_rules, *args, **kw)
 
 
 def _promtool(d: Path, *args: str) -> tuple[int, str, str]:
@@ -1061,3 +1057,26 @@ def test_group_query_offset_and_limit(tmp_path):
     })
     rc, _, err = _ours_test(tmp_path, "t.yml")
     assert rc == 1 and err == "  FAILED:\n    rule: many, time: 0s, err: exceeded limit of 1 with 2 series\n"
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def test_cli(tmp_path, monkeypatch, capsys):
+    """``promlite check rules`` / ``promlite test rules`` parse promtool's flags."""
+    from promlite.cli import main
+
+    _write(tmp_path, {"rules.yml": RULES, "dup.yml": DUPLICATES, "rules_run.yml": RUN, "failing.yml": FAILING})
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "rules", "rules.yml", "dup.yml"]) == 0
+    assert main(["check", "rules", "--lint-fatal", "rules.yml", "dup.yml"]) == 3
+    assert main(["check", "rules", "--lint=none", "--lint-fatal", "dup.yml"]) == 0
+    assert main(["test", "rules", "rules_run.yml"]) == 1
+    assert main(["test", "rules", "--run", "correct", "rules_run.yml"]) == 0
+    assert main(["test", "rules", "--run", "nothing", "--run", "wrong", "rules_run.yml"]) == 1
+    capsys.readouterr()
+    assert main(["test", "rules", "--diff", "--run", "alert test", "failing.yml"]) == 1
+    assert "        diff: " in capsys.readouterr().err
+    p = subprocess.run([sys.executable, "-m", "promlite.cli", "check", "rules"], input=textwrap.dedent(RULES),
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert (p.returncode, p.stdout) == (0, "Checking standard input\n  SUCCESS: 4 rules found\n\n"), p.stderr
