@@ -212,6 +212,7 @@ def _check_one(content: bytes, source: str, ls: LintSettings, out: TextIO, err: 
     try:
         groups = parse_rule_file(content, source, check_template)
     except RuleFileError as e:
+        out.flush()  # stdout and stderr in promtool's order when both go to one place
         print("  FAILED:", file=err)
         for line in e.errors:
             print(line.removeprefix(":") if not source else line, file=err)  # stdin: no file name, as promtool
@@ -220,6 +221,7 @@ def _check_one(content: bytes, source: str, ls: LintSettings, out: TextIO, err: 
     if ls.lint_duplicate_rules:
         dups = duplicate_rules(groups)
         if dups:
+            out.flush()  # stdout and stderr in promtool's order when both go to one place
             print("  FAILED:", file=err)
             print(_duplicates_message(dups), file=err)
             print(file=out)
@@ -251,6 +253,7 @@ def check_rules(files: list[str], *, lint: str = "duplicate-rules", lint_fatal: 
             with open(f, "rb") as fh:
                 content = fh.read()
         except OSError as e:
+            out.flush()  # stdout and stderr in promtool's order when both go to one place
             print("  FAILED:", file=err)
             print(f"{f}: {e.strerror}", file=err)
             failed = has_errors = True
@@ -839,10 +842,13 @@ def _test_one(f: str, run_re: re.Pattern | None, diff: bool, out: TextIO, err: T
     out.flush()
     errs = unit_test_file(f, run=run_re, diff=diff, err=err)
     if errs:
+        out.flush()  # stdout and stderr in promtool's order when both go to one place
         print("  FAILED:", file=err)
         for e in errs:
             print(e, file=err)
+            err.flush()
             print(file=out)
+            out.flush()
     else:
         print("  SUCCESS", file=out)
     print(file=out)
