@@ -2317,7 +2317,7 @@ class _Exec:
             return None if v is _MISSING else v
         ok = True
         if kind == "str":
-            ok = isinstance(v, str)
+            ok = isinstance(v, str) and not isinstance(v, SafeHTML)  # template.HTML is not a string to Go
         elif kind == "float":
             if isinstance(v, int) and not isinstance(v, bool) and isinstance(node, _Number):
                 v = float(v)

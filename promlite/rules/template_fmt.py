@@ -28,6 +28,9 @@ def go_type_name(v: object) -> str:
     """The Go type name of a template value, as ``%T`` and error messages print it."""
     if v is None:
         return "<nil>"
+    name = getattr(type(v), "go_type", None)
+    if isinstance(name, str):
+        return name
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
@@ -36,9 +39,6 @@ def go_type_name(v: object) -> str:
         return "float64"
     if isinstance(v, str):
         return "string"
-    name = getattr(v, "go_type", None)
-    if isinstance(name, str):
-        return name
     if isinstance(v, dict):
         return "map[string]interface {}"
     if isinstance(v, list | tuple):
@@ -73,6 +73,9 @@ def format_value(v: object, *, top: bool = True) -> str:
     """Go's ``fmt.Sprint`` of one value (``%v``)."""
     if v is None:
         return "<nil>"
+    fmt = getattr(v, "go_format", None)
+    if fmt is not None:
+        return fmt(top)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -81,9 +84,6 @@ def format_value(v: object, *, top: bool = True) -> str:
         return _format_float(v, "g", None)
     if isinstance(v, str):
         return v
-    fmt = getattr(v, "go_format", None)
-    if fmt is not None:
-        return fmt(top)
     if isinstance(v, dict):
         parts = [f"{format_value(k, top=False)}:{format_value(v[k], top=False)}"
                  for k in sorted(v, key=_sort_key)]
@@ -292,6 +292,9 @@ def _fmt_arg(v: object, spec: _Spec) -> str:
         if verb == "v":
             return _pad("<nil>", spec)
         return _bad_verb(spec, v)
+    stringer = getattr(v, "go_string", None)
+    if stringer is not None and verb in "svqxX":
+        return _fmt_str(stringer(), spec)
     if isinstance(v, bool):
         if verb in "tv":
             return _pad("true" if v else "false", spec)
@@ -308,9 +311,6 @@ def _fmt_arg(v: object, spec: _Spec) -> str:
         if verb in "svqxX":
             return _fmt_str(v, spec)
         return _bad_verb(spec, v)
-    stringer = getattr(v, "go_string", None)
-    if stringer is not None and verb in "svqxX":
-        return _fmt_str(stringer(), spec)
     if isinstance(v, list | tuple):
         if verb == "v" and not isinstance(v, tuple):
             return _pad(format_value(v), spec)

@@ -103,6 +103,10 @@ PROMETHEUS_CASES = [
     ("{{ (1435065584.128 | toTime).Unix }}", None, None, "1435065584"),
     ('{{ (1435065584.128 | toTime).Format "2006-01-02 15:04:05.000" }}', None, None, "2015-06-23 13:19:44.128"),
     ("{{ toTime 0 }}", None, None, "1970-01-01 00:00:00 +0000 UTC"),
+    ("{{ (toTime 0).Month }} {{ (toTime 0).Weekday }} {{ printf \"%d %T\" (toTime 0).Month (toTime 0) }}",
+     None, None, "January Thursday 1 *time.Time"),
+    ('{{ (toTime 1435065584.128).Format "Mon Jan _2 03:04:05.999 PM MST 2006" }}', None, None,
+     "Tue Jun 23 01:19:44.128 PM UTC 2015"),
     ("{{ humanizeTimestamp -1.5 }}", None, None, "1969-12-31 23:59:58.5 +0000 UTC"),
     ('{{ with query "x" }}{{ . | first | value }}{{ end }}', None, [METRIC_A], "11"),
     ('{{ with query "x" }}{{ . | first | value }}{{ else }}none{{ end }}', None, [], "none"),
@@ -415,6 +419,8 @@ EXEC_ERRORS = [
     ('{{ define "t" }}{{ humanize "z" }}{{ end }}{{ template "t" }}',
      None, 'template: test:1:19: executing "t" at <humanize "z">: error calling humanize: '
      'strconv.ParseFloat: parsing "z": invalid syntax'),
+    ('{{ "x" | safeHtml | toUpper }}', None, 'template: test:1:21: executing "test" at <toUpper>: '
+     "wrong type for value; expected string; got template.HTML"),
     ('{{ reReplaceAll "(a" "X" "baaac" }}', None, 'template: test:1:3: executing "test" at '
      '<reReplaceAll "(a" "X" "baaac">: error calling reReplaceAll: regexp: Compile(`(a`): '
      "error parsing regexp: missing closing ): `(a`"),
