@@ -1080,3 +1080,16 @@ def test_cli(tmp_path, monkeypatch, capsys):
     p = subprocess.run([sys.executable, "-m", "promlite.cli", "check", "rules"], input=textwrap.dedent(RULES),
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert (p.returncode, p.stdout) == (0, "Checking standard input\n  SUCCESS: 4 rules found\n\n"), p.stderr
+
+
+def test_combined_output_is_promtools(tmp_path):
+    """stdout and stderr interleaved (``2>&1``): byte for byte promtool's, for a failing suite and a lint."""
+    pytest.importorskip("promlite.rules.template")
+    tool = require_tool("promtool")
+    _write(tmp_path, {"rules.yml": RULES, "dup.yml": DUPLICATES, "failing.yml": FAILING})
+    for args in (["test", "rules", "failing.yml"], ["check", "rules", "dup.yml", "rules.yml"]):
+        ours = subprocess.run([sys.executable, "-m", "promlite.cli", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=120)
+        theirs = subprocess.run([tool, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, timeout=120)
+        assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout)
