@@ -419,7 +419,7 @@ EXEC_ERRORS = [
     ('{{ define "t" }}{{ humanize "z" }}{{ end }}{{ template "t" }}',
      None, 'template: test:1:19: executing "t" at <humanize "z">: error calling humanize: '
      'strconv.ParseFloat: parsing "z": invalid syntax'),
-    ('{{ "x" | safeHtml | toUpper }}', None, 'template: test:1:21: executing "test" at <toUpper>: '
+    ('{{ "x" | safeHtml | toUpper }}', None, 'template: test:1:20: executing "test" at <toUpper>: '
      "wrong type for value; expected string; got template.HTML"),
     ('{{ reReplaceAll "(a" "X" "baaac" }}', None, 'template: test:1:3: executing "test" at '
      '<reReplaceAll "(a" "X" "baaac">: error calling reReplaceAll: regexp: Compile(`(a`): '
