@@ -113,6 +113,34 @@ PROMETHEUS_CASES = [
     ('{{ range query "x" }}{{ .Labels.instance }},{{ end }}', None, [METRIC_A, METRIC_B], "a,b,"),
     ('{{ query "x" | first | strvalue }}', None, [QuerySample({"__value__": "v"}, 0.0)], "v"),
     ('{{ len (query "x") }}', None, [METRIC_A, METRIC_B], "2"),
+    # inputs of other Go types, as in Prometheus's tests (ints and numeric strings)
+    ("{{ range . }}{{ humanize . }}:{{ end }}", ["0.0", "1.0", "1234567.0", ".12"], None, "0:1:1.235M:120m:"),
+    ("{{ range . }}{{ humanize . }}:{{ end }}", [0, -1, 1, 1234567, 2**63 - 1], None, "0:-1:1:1.235M:9.223E:"),
+    ("{{ range . }}{{ humanize . }}:{{ end }}", [2**64 - 1], None, "18.45E:"),
+    ("{{ range . }}{{ humanize1024 . }}:{{ end }}", ["0.0", "1.0", "1048576.0", ".12"], None, "0:1:1Mi:0.12:"),
+    ("{{ range . }}{{ humanize1024 . }}:{{ end }}", [0, -1, 1, 1234567, 2**63 - 1, 2**64 - 1], None,
+     "0:-1:1:1.177Mi:8Ei:16Ei:"),
+    ("{{ range . }}{{ humanizeDuration . }}:{{ end }}", ["0", "1", "60", "3600", "86400"], None,
+     "0s:1s:1m 0s:1h 0m 0s:1d 0h 0m 0s:"),
+    ("{{ range . }}{{ humanizeDuration . }}:{{ end }}", [".1", ".0001", ".12345", "60.1", "60.5", "1.2345", "12.345"],
+     None, "100ms:100us:123.5ms:1m 0s:1m 0s:1.234s:12.35s:"),
+    ("{{ range . }}{{ humanizeDuration . }}:{{ end }}", [0, -1, 1, 1234567], None, "0s:-1s:1s:14d 6h 56m 7s:"),
+    ("{{ range . }}{{ humanize . }}:{{ humanize1024 . }}:{{ humanizeDuration . }}:{{humanizeTimestamp .}}:{{ end }}",
+     ["+Inf", "-Inf", "NaN"], None, "+Inf:+Inf:+Inf:+Inf:-Inf:-Inf:-Inf:-Inf:NaN:NaN:NaN:NaN:"),
+    ("{{ range . }}{{ humanizePercentage . }}:{{ end }}", [0, -1, 1, 1234567, 2**63 - 1], None,
+     "0%:-100%:100%:1.235e+08%:9.223e+20%:"),
+    ("{{ range . }}{{ humanizePercentage . }}:{{ end }}", [2**64 - 1], None, "1.845e+21%:"),
+    ('{{ "-0.22222" | humanizePercentage }}:{{ "0.0" | humanizePercentage }}:{{ "0.1234567" | humanizePercentage }}',
+     None, None, "-22.22%:0%:12.35%"),
+    ("{{ range . }}{{ humanizeTimestamp . }}:{{ end }}", [0, -1, 1, 1234567, 9223372036], None,
+     "1970-01-01 00:00:00 +0000 UTC:1969-12-31 23:59:59 +0000 UTC:1970-01-01 00:00:01 +0000 UTC:"
+     "1970-01-15 06:56:07 +0000 UTC:2262-04-11 23:47:16 +0000 UTC:"),
+    ('{{ ("1435065584.128" | toTime).Format "2006" }}', None, None, "2015"),
+    ('{{ printf "%0.2f" (parseDuration "1h2m10ms") }}', None, None, "3720.01"),
+    ('{{ "[2001:0DB8::1]::12345" | stripPort }}', None, None, "[2001:0DB8::1]::12345"),
+    ('{{ "[2001:0DB8::1]::12345" | stripDomain }}', None, None, "[2001:0DB8::1]::12345"),
+    ('{{ "192.0.2.1" | stripDomain }}', None, None, "192.0.2.1"),
+    ("{{ .Foo }}", None, None, "<no value>"),
     ('{{ (index (query "x") 1).Labels.instance }}', None, [METRIC_A, METRIC_B], "b"),
 ]
 
@@ -145,15 +173,30 @@ PROMETHEUS_ERRORS = [
      "1e+30 cannot be represented as a nanoseconds timestamp since it overflows int64"),
     ('{{ "NaN" | toTime }}', None,
      'template: test:1:11: executing "test" at <toTime>: error calling toTime: value is NaN or Inf'),
+    ('{{ "one" | humanizePercentage }}', None,
+     'template: test:1:11: executing "test" at <humanizePercentage>: error calling humanizePercentage: '
+     'strconv.ParseFloat: parsing "one": invalid syntax'),
+    ("{{ range . }}{{ humanizeTimestamp . }}:{{ end }}", [-(2**63), 2**63 - 1],
+     'template: test:1:16: executing "test" at <humanizeTimestamp .>: error calling humanizeTimestamp: '
+     "-9.223372036854776e+18 cannot be represented as a nanoseconds timestamp since it overflows int64"),
+    ("{{ range . }}{{ humanizeTimestamp . }}:{{ end }}", [2**64 - 1],
+     'template: test:1:16: executing "test" at <humanizeTimestamp .>: error calling humanizeTimestamp: '
+     "1.8446744073709552e+19 cannot be represented as a nanoseconds timestamp since it overflows int64"),
     ('{{ parseDuration "1y2x" }}', None,
      'template: test:1:3: executing "test" at <parseDuration "1y2x">: error calling parseDuration: '
      'unknown unit "x" in duration "1y2x"'),
 ]
 
 
-@pytest.mark.parametrize(("text", "qr", "want"), PROMETHEUS_ERRORS)
-def test_prometheus_errors(text, qr, want):
-    assert err(text, query_result=qr) == want
+@pytest.mark.parametrize(("text", "data", "want"), PROMETHEUS_ERRORS)
+def test_prometheus_errors(text, data, want):
+    assert err(text, data, query_result=[]) == want
+
+
+def test_missingkey_error_on_nil_data():
+    with pytest.raises(TemplateError) as ei:
+        Template.parse("test", "{{ .Foo }}", missingkey="error").execute(None)
+    assert str(ei.value) == 'template: test:1:3: executing "test" at <.Foo>: nil data; no entry for key "Foo"'
 
 
 # --------------------------------------------------------------------------- humanize family
