@@ -78,7 +78,7 @@ RULES = """
               severity: page
             annotations:
               summary: "Instance {{ $labels.instance }} down"
-              description: "{{ $labels.instance }} of job {{ $labels.job }} has been down for more than 5 minutes."
+              description: "{{ $labels.instance }} ({{ $labels.job }}) unreachable for 5m"
           - alert: AlwaysFiring
             expr: 1
 
@@ -367,7 +367,7 @@ PASSING = """
                   job: prometheus
                 exp_annotations:
                   summary: "Instance localhost:9090 down"
-                  description: "localhost:9090 of job prometheus has been down for more than 5 minutes."
+                  description: "localhost:9090 (prometheus) unreachable for 5m"
           - eval_time: 0
             alertname: AlwaysFiring
             exp_alerts:
@@ -384,7 +384,7 @@ PASSING = """
               - exp_labels: {severity: page, instance: "localhost:9090", job: prometheus}
                 exp_annotations:
                   summary: "Instance localhost:9090 down"
-                  description: "localhost:9090 of job prometheus has been down for more than 5 minutes."
+                  description: "localhost:9090 (prometheus) unreachable for 5m"
           - eval_time: 3m
             alertname: NoSuchAlert
             exp_alerts: []
@@ -627,7 +627,7 @@ FAILING_STDERR = """  FAILED:
         got:[
             0:
               Labels:{alertname="InstanceDown", job="test", severity="page"}
-              Annotations:{description=" of job test has been down for more than 5 minutes.", summary="Instance  down"}
+              Annotations:{description=" (test) unreachable for 5m", summary="Instance  down"}
             ]
     name: Failing alert test,
     alertname: AlwaysFiring, time: 5m,<sp>
@@ -932,31 +932,31 @@ RUN = """
       - rules.yml
     evaluation_interval: 1m
     tests:
-      - name: correct test
+      - name: good group
+        interval: 30s
         input_series:
-          - series: test
-            values: 1
+          - series: probe_ok{target="a"}
+            values: 1 1
         promql_expr_test:
-          - expr: test
-            eval_time: 0
+          - expr: min(probe_ok)
+            eval_time: 30s
             exp_samples:
               - value: 1
-                labels: test
-      - name: wrong test
+      - name: bad group
         input_series:
-          - series: test
+          - series: probe_ok{target="b"}
             values: 0
         promql_expr_test:
-          - expr: test
+          - expr: probe_ok
             eval_time: 0
             exp_samples:
               - value: 1
-                labels: test
+                labels: probe_ok{target="b"}
 """
 
 
-@pytest.mark.parametrize("run,want", [(None, 1), (["correct", "wrong"], 1), (["correct"], 0), (["wrong"], 1),
-                                      (["^correct test$"], 0), (["nothing"], 0)])
+@pytest.mark.parametrize("run,want", [(None, 1), (["good", "bad"], 1), (["good"], 0), (["bad"], 1),
+                                      (["^good group$"], 0), (["nothing"], 0)])
 def test_run_selects_test_groups(tmp_path, run, want):
     """promtool's TestRulesUnitTestRun (the --run flag is Prometheus 2.45+)."""
     _write(tmp_path, {"rules.yml": RULES, "rules_run.yml": RUN})
@@ -1072,8 +1072,8 @@ def test_cli(tmp_path, monkeypatch, capsys):
     assert main(["check", "rules", "--lint-fatal", "rules.yml", "dup.yml"]) == 3
     assert main(["check", "rules", "--lint=none", "--lint-fatal", "dup.yml"]) == 0
     assert main(["test", "rules", "rules_run.yml"]) == 1
-    assert main(["test", "rules", "--run", "correct", "rules_run.yml"]) == 0
-    assert main(["test", "rules", "--run", "nothing", "--run", "wrong", "rules_run.yml"]) == 1
+    assert main(["test", "rules", "--run", "good", "rules_run.yml"]) == 0
+    assert main(["test", "rules", "--run", "nothing", "--run", "bad", "rules_run.yml"]) == 1
     capsys.readouterr()
     assert main(["test", "rules", "--diff", "--run", "alert test", "failing.yml"]) == 1
     assert "        diff: " in capsys.readouterr().err
