@@ -194,7 +194,7 @@ class AlertingRule(Rule):
         tmpl_name = "__alert_" + self.name
         for labels, value in result:
             data = {"Labels": dict(labels), "ExternalLabels": dict(external_labels),
-                    "ExternalURL": external_url, "Value": value}
+                    "ExternalURL": external_url, "Value": value, "_ts_ms": ts}
 
             def render(text: str, data: dict = data) -> str:
                 if expand is None or "{{" not in text:

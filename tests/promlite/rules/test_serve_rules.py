@@ -16,9 +16,11 @@ RULES = """groups:
       - record: job:big_series:count
         expr: count by (job) (big_series)
       - alert: AlwaysFiring
-        expr: count(big_series) > 0
-        labels: {severity: page}
-        annotations: {summary: "there are series"}
+        expr: count by (job) (big_series) > 0
+        labels: {severity: page, team: "{{ $labels.job }}-team"}
+        annotations:
+          summary: "{{ $value }} series of {{ $labels.job }} at {{ $externalURL }}"
+          total: '{{ with query "count(big_series)" }}{{ . | first | value | humanize }}{{ end }}' 
       - alert: NeverFiring
         expr: absent(big_series)
 """
@@ -66,8 +68,9 @@ def test_rules_evaluate_and_show_in_the_api(served):
 
     alerts = _until(lambda: _get(p, "/api/v1/alerts")["alerts"])
     (a,) = alerts
-    assert a["labels"] == {"alertname": "AlwaysFiring", "severity": "page"}
-    assert a["annotations"] == {"summary": "there are series"}
+    assert a["labels"] == {"alertname": "AlwaysFiring", "job": "seeded", "severity": "page", "team": "seeded-team"}
+    assert a["annotations"] == {"summary": "5 series of seeded at http://promlite.example:9090",
+                                "total": "5"}
     assert a["state"] == "firing" and a["value"] == "5e+00" and a["activeAt"].endswith("Z")
 
     (group,) = _get(p, "/api/v1/rules")["groups"]
@@ -89,7 +92,7 @@ def test_rules_evaluate_and_show_in_the_api(served):
 
     (s,) = _until(alerts_series)
     assert s["metric"] == {"__name__": "ALERTS", "alertname": "AlwaysFiring", "alertstate": "firing",
-                           "severity": "page"}
+                           "job": "seeded", "severity": "page", "team": "seeded-team"}
 
     status, body = p.request("GET", "/metrics")
     text = body.decode()
@@ -102,7 +105,7 @@ def test_rules_evaluate_and_show_in_the_api(served):
 def test_a_broken_rule_file_fails_the_reload_and_keeps_the_rules(served):
     p = served
     _until(lambda: _get(p, "/api/v1/alerts")["alerts"])
-    (p.dir / "rules.yml").write_text(RULES.replace("count(big_series) > 0", "count(big_series > 0"))
+    (p.dir / "rules.yml").write_text(RULES.replace("count by (job) (big_series) > 0", "count(big_series > 0"))
     status, body = p.request("POST", "/-/reload")
     assert status == 500 and b"could not parse expression" in body
     info = _get(p, "/api/v1/status/runtimeinfo")
