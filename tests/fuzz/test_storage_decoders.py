@@ -345,10 +345,12 @@ def test_chunk_segment_reader(name, data, recrc):
         reader.close()
 
 
+def _json_containers(kids):
+    return st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=3)
+
+
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=3),
-    max_leaves=8,
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8), _json_containers, max_leaves=8,
 )
 META_KEYS = ["ulid", "minTime", "maxTime", "stats", "compaction", "version", "numSamples", "level",
              "sources", "parents", "deletable", "hints"]
@@ -567,7 +569,7 @@ def wal_records(draw) -> bytes:
     if kind == "samples":
         vs = [draw(st.one_of(st.floats(), st.just(STALE))) for _ in range(n)]
         return R.encode_samples(rs, ts, vs)
-    return R.encode_tombstones(rs, ts, [min(2**63 - 1, t + draw(st.integers(-5, 10**6))) for t in ts])
+    return R.encode_tombstones(rs, ts, [max(-(2**63), min(2**63 - 1, t + draw(st.integers(-5, 10**6)))) for t in ts])
 
 
 @fuzz_settings(100, 10_000)
