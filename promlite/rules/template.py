@@ -1504,14 +1504,14 @@ def _urlquery(*args: Any) -> str:
     return quote_plus(_eval_args_str(args), safe="-_.~")
 
 
-def _not_implemented(*_args: Any) -> Any:
-    raise FuncError("not supported")
+def _lazy_builtin(*_args: Any) -> Any:  # pragma: no cover - the executor short-circuits and/or itself
+    raise FuncError("and/or are evaluated by the executor")
 
 
-# and/or are evaluated lazily by the executor; the entries make the parser accept them.
+# and/or are evaluated lazily by the executor (Go short-circuits them); the entries declare them.
 GO_BUILTINS: dict[str, GoFunc] = {
-    "and": GoFunc(_not_implemented, ("any",), "any"),
-    "or": GoFunc(_not_implemented, ("any",), "any"),
+    "and": GoFunc(_lazy_builtin, ("any",), "any"),
+    "or": GoFunc(_lazy_builtin, ("any",), "any"),
     "not": GoFunc(lambda v: not _truth(v), ("any",)),
     "len": GoFunc(_go_len, ("any",)),
     "index": GoFunc(_go_index, ("any",), "any"),
@@ -1728,7 +1728,7 @@ def _match(pattern: str, text: str) -> bool:
     return _compile(pattern).search(text) is not None
 
 
-def _go_expand(repl: str, m: Any, groupindex: Mapping[str, int], ngroups: int) -> str:
+def _go_expand(repl: str, group: Callable[[int], str], groupindex: Mapping[str, int], ngroups: int) -> str:
     """Go's ``Regexp.Expand`` template: ``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``."""
     out = []
     i = 0
@@ -1765,42 +1765,68 @@ def _go_expand(repl: str, m: Any, groupindex: Mapping[str, int], ngroups: int) -
         num = int(name) if name.isascii() and name.isdigit() else None
         if num is not None:
             if num <= ngroups:
-                out.append(m.group(num) or "")
+                out.append(group(num))
         elif name in groupindex:
-            out.append(m.group(groupindex[name]) or "")
+            out.append(group(groupindex[name]))
     return "".join(out)
+
+
+_RE_BYTES_CACHE: dict[str, Any] = {}
+
+
+def _utf8_width(b: bytes, i: int) -> int:
+    if i >= len(b):
+        return 0
+    c = b[i]
+    return 1 if c < 0xC0 else 2 if c < 0xE0 else 3 if c < 0xF0 else 4
 
 
 def _re_replace_all(pattern: str, repl: str, text: str) -> str:
-    """Go's ``Regexp.ReplaceAllString`` (empty matches next to a previous match are skipped)."""
+    """Go's ``Regexp.ReplaceAllString``: leftmost-first matches, an empty match right after a match skipped.
+
+    Works on the UTF-8 bytes, searching from an offset each time as Go does
+    (re2's ``search(str, pos)`` re-encodes the whole string per call).
+    """
     try:
-        r = _compile(pattern)
+        _compile(pattern)
     except FuncError as e:
         q = f"`{pattern}`" if "`" not in pattern else go_quote(pattern)
         raise FuncError(f"regexp: Compile({q}): {e}") from None
-    out = []
+    r = _RE_BYTES_CACHE.get(pattern)
+    if r is None:
+        r = re2.compile(pattern.encode("utf-8", "surrogateescape"), _RE2_OPTIONS)
+        if len(_RE_BYTES_CACHE) > 256:
+            _RE_BYTES_CACHE.clear()
+        _RE_BYTES_CACHE[pattern] = r
+    src = text.encode("utf-8", "surrogateescape")
+    out = bytearray()
     last = 0
     pos = 0
-    n = len(text)
-    groupindex = r.groupindex
+    n = len(src)
+    groupindex = {(k.decode() if isinstance(k, bytes) else k): v for k, v in r.groupindex.items()}
     ngroups = r.groups
     while pos <= n:
-        m = r.search(text, pos)
+        m = r.search(src, pos)
         if m is None:
             break
         a, b = m.span()
-        out.append(text[last:a])
+        out += src[last:a]
         if b > last or a == 0:
-            out.append(_go_expand(repl, m, groupindex, ngroups))
+            def group(k: int, m: Any = m) -> str:
+                return (m.group(k) or b"").decode("utf-8", "surrogateescape")
+            out += _go_expand(repl, group, groupindex, ngroups).encode("utf-8", "surrogateescape")
         last = b
-        if pos + 1 > b:
+        width = _utf8_width(src, pos)
+        if pos + width > b:
+            pos += width
+        elif pos + 1 > b:
             pos += 1
         else:
             pos = b
-        if sum(len(x) for x in out) > MAX_OUTPUT_BYTES:
-            raise FuncError("result too large")
-    out.append(text[last:])
-    return "".join(out)
+        if len(out) > MAX_OUTPUT_BYTES:
+            raise FuncError(f"result exceeds {MAX_OUTPUT_BYTES} bytes")
+    out += src[last:]
+    return out.decode("utf-8", "surrogateescape")
 
 
 def _split_host_port(hp: str) -> tuple[str, str] | None:

@@ -328,6 +328,10 @@ GO_CASES = [
     ('{{ reReplaceAll "(a)" "$1x" "a" }}|{{ reReplaceAll "(a)" "${1}x" "a" }}', None, "|ax"),
     ('{{ reReplaceAll "^(.+):\\\\d+$" "$1" "host:9100" }}', None, "host"),
     ('{{ reReplaceAll "x" "y" "" }}', None, ""),
+    ('{{ reReplaceAll "|a" "X" "a" }}', None, "XaX"),  # Go moves on after an empty match (Python would say XXX)
+    ('{{ reReplaceAll "" "-" "héllo" }}', None, "-h-é-l-l-o-"),
+    ('{{ reReplaceAll "é" "$0-" "xéyé" }}', None, "xé-yé-"),
+    ('{{ reReplaceAll "\\\\b" "|" "ab cd" }}', None, "|ab| |cd|"),
     ('{{ match "^a" "ba" }} {{ match "(?i)A" "a" }} {{ match "a.b" "a\\nb" }}', None, "false true false"),
 ]
 
@@ -607,6 +611,13 @@ def test_output_is_bounded():
     with pytest.raises(TemplateError, match="output exceeds 99 bytes"):
         t.execute("y" * 100, max_output=99)
     assert MAX_OUTPUT_BYTES == 1 << 20
+
+
+def test_regex_replace_is_linear():
+    # 100k matches: re2's search(str, pos) re-encodes the string per call (quadratic); bytes do not
+    assert run('{{ reReplaceAll "a" "b" . }}', "a" * 100_000) == "b" * 100_000
+    with pytest.raises(TemplateError, match="result exceeds 1048576 bytes"):
+        run('{{ reReplaceAll "" "xx" . }}', "a" * 400_000)
 
 
 def test_steps_are_bounded():
