@@ -66,7 +66,7 @@ MAX_DEPTH = 100
 MAX_OUTPUT_BYTES = 1 << 20
 """Largest expansion (and largest string any function may build) before execution fails."""
 MAX_STEPS = 1_000_000
-"""Most nodes walked and range iterations in one execution (stops ``range`` loops over huge ints)."""
+"""Most steps in one execution: nodes walked, range iterations, and one per KiB of string a function handles."""
 
 ALERT_TEMPLATE_DEFS = ("{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}"
                        "{{$externalURL := .ExternalURL}}{{$value := .Value}}")
@@ -2336,6 +2336,16 @@ class _Exec:
         if isinstance(result, str) and len(result) > self.max_output:
             self.node = node
             raise self.error(f"error calling {name}: result exceeds {self.max_output} bytes")
+        # Functions work in time linear in their strings: charge a step per KiB handled, so a
+        # loop over a large string costs what it does (the step budget bounds CPU, not only nodes).
+        cost = len(result) if isinstance(result, str) else 0
+        for v in values:
+            if isinstance(v, str):
+                cost += len(v)
+        if cost >= 1024:
+            self.steps += cost >> 10
+            if self.steps > MAX_STEPS:
+                raise self.error(f"execution exceeded {MAX_STEPS} steps")
         return result
 
     def check_arg(self, v: Any, kind: str | None, node: _Node | None) -> Any:

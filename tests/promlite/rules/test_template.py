@@ -623,6 +623,9 @@ def test_regex_replace_is_linear():
 def test_steps_are_bounded():
     with pytest.raises(TemplateError, match="steps"):
         run("{{ range 100000000 }}{{ end }}")
+    # work on large strings is charged too: 100k x len of 1 MiB would otherwise take minutes
+    with pytest.raises(TemplateError, match="execution exceeded 1000000 steps"):
+        run("{{ $s := . }}{{ range 100000 }}{{ len $s }}{{ end }}", "x" * (1 << 20))
 
 
 # --------------------------------------------------------------------------- fuzz
