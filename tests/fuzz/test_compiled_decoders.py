@@ -31,6 +31,7 @@ import pytest
 from fuzzkit import any_bytes, bounded, fuzz_settings, guarded, mutants, tried
 from hypothesis import example, given
 from hypothesis import strategies as st
+from soak import scaled
 
 from tsdb.block.chunk_locate import CRC32C_TABLE, locate_chunks
 from tsdb.block.chunkfile import crc32c_of
@@ -240,7 +241,7 @@ def test_compiled_decoders_in_a_child_process(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider",
          os.path.abspath(__file__)],
-        cwd=root, env=env, capture_output=True, text=True, timeout=600,
+        cwd=root, env=env, capture_output=True, text=True, timeout=scaled(600, 3600),
     )
     crashed = proc.returncode < 0 or proc.returncode not in (0, 1)
     where = last.read_text() if last.exists() else "(none)"
