@@ -74,7 +74,22 @@ ALERT_TEMPLATE_DEFS = ("{{$labels := .Labels}}{{$externalLabels := .ExternalLabe
 
 
 class TemplateError(Exception):
-    """A template failed to parse or execute; the message has Go's shape (``template: name:line:col: ...``)."""
+    """A template failed to parse or execute; the message has Go's shape (``template: name:line:col: ...``).
+
+    ``phase`` is ``"parsing"`` or ``"executing"``; :attr:`expander_message` is
+    the text Prometheus's expander reports (``error executing template NAME:
+    template: ...``), which alerting rules put into the label or annotation as
+    ``<error expanding template: ...>``.
+    """
+
+    def __init__(self, message: str, *, phase: str = "executing", template: str = "") -> None:
+        super().__init__(message)
+        self.phase = phase
+        self.template = template
+
+    @property
+    def expander_message(self) -> str:
+        return f"error {self.phase} template {self.template}: {self}"
 
 
 class FuncError(Exception):
@@ -2031,14 +2046,14 @@ class _Exec:
     def error(self, msg: str) -> TemplateError:
         name = self.frame.tmpl_name
         if self.node is None:
-            return TemplateError(f"template: {name}: {msg}")
+            return TemplateError(f"template: {name}: {msg}", template=self.t.name)
         text = self.t.text
         pos = self.node.pos
         line = text.count("\n", 0, pos) + 1
         ls = text.rfind("\n", 0, pos) + 1
         col = len(text[ls:pos].encode("utf-8", "surrogateescape"))
         return TemplateError(f"template: {self.t.name}:{line}:{col}: executing {go_quote(name)} "
-                             f"at <{self.node}>: {msg}")
+                             f"at <{self.node}>: {msg}", template=self.t.name)
 
     def step(self) -> None:
         self.steps += 1
@@ -2463,9 +2478,10 @@ class Template:
             trees = p.parse(name)
         except _ParseError as e:
             line = text.count("\n", 0, min(e.pos, len(text))) + 1
-            raise TemplateError(f"template: {name}:{line}: {e.msg}") from None
+            raise TemplateError(f"template: {name}:{line}: {e.msg}", phase="parsing", template=name) from None
         except RecursionError:
-            raise TemplateError(f"template: {name}:1: max depth exceeded") from None
+            raise TemplateError(f"template: {name}:1: max depth exceeded", phase="parsing",
+                                template=name) from None
         return cls(name, text, trees, "default" if missingkey == "invalid" else missingkey, names)
 
     def execute(self, data: Any = None, funcs: Mapping[str, GoFunc | Callable[..., Any]] | None = None,
@@ -2485,9 +2501,11 @@ class Template:
         try:
             ex.walk(data, self.trees[self.name])
         except (_BreakLoop, _ContinueLoop):  # pragma: no cover - the parser rejects them outside range
-            raise TemplateError(f"template: {self.name}: break or continue outside range") from None
+            raise TemplateError(f"template: {self.name}: break or continue outside range",
+                                template=self.name) from None
         except RecursionError:
-            raise TemplateError(f"template: {self.name}: exceeded maximum template depth") from None
+            raise TemplateError(f"template: {self.name}: exceeded maximum template depth",
+                                template=self.name) from None
         return "".join(ex.out)
 
     def _tmpl(self, ex: _Exec, name: str, data: Any) -> str:

@@ -545,6 +545,17 @@ def test_expand_alert_error_shape():
                              "invalid syntax")
 
 
+def test_expander_message_as_prometheus_reports_it():
+    kw = dict(name="__alert_A", labels={}, external_labels={}, external_url="", value=1.0, ts_ms=0, query=None)
+    with pytest.raises(TemplateError) as ei:
+        expand_alert("{{ nope }}", **kw)
+    assert ei.value.phase == "parsing"
+    assert ei.value.expander_message == 'error parsing template __alert_A: template: __alert_A:1: function "nope" not defined'
+    with pytest.raises(TemplateError) as ei:
+        expand_alert('{{ query "x" }}', **kw)
+    assert ei.value.expander_message.startswith("error executing template __alert_A: template: __alert_A:1:")
+
+
 def test_expand_alert_path_prefix():
     kw = dict(name="__alert_A", labels={}, external_labels={}, value=1.0, ts_ms=0, query=None)
     assert expand_alert("{{ pathPrefix }}", external_url="http://h:9090/prom", **kw) == "/prom"
