@@ -257,6 +257,8 @@ def _hex_float(v: float, prec: int | None) -> str:
 
 def _fmt_str(s: str, spec: _Spec) -> str:
     verb = spec.verb
+    if verb == "v" and spec.sharp:  # Go syntax: a quoted literal
+        return _pad(go_quote(s), spec)
     if spec.prec is not None and verb in "sv":
         s = s[: spec.prec]
     if verb in "sv":
