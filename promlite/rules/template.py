@@ -2093,7 +2093,7 @@ class _Exec:
             val = self.eval_pipeline(dot, node.pipe)
             if not node.pipe.decl:
                 self.node = node
-                self.write("<no value>" if val is None else format_value(val))
+                self.write(_print_value(val))
         elif isinstance(node, _List):
             for n in node.nodes:
                 self.walk(dot, n)
@@ -2427,6 +2427,16 @@ class _Exec:
         if isinstance(n, _String):
             return n.text
         raise self.error(f"can't handle {n}")
+
+
+def _print_value(v: Any) -> str:
+    """Go's ``printValue``: an invalid value is ``<no value>``; a pointer to a struct prints the struct."""
+    if v is None:
+        return "<no value>"
+    s = format_value(v)
+    if isinstance(v, GoStruct) and v.go_pointer and s.startswith("&{"):
+        return s[1:]
+    return s
 
 
 def _method_params(name: str) -> tuple[str, ...]:

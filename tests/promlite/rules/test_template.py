@@ -113,6 +113,9 @@ PROMETHEUS_CASES = [
     ('{{ range query "x" }}{{ .Labels.instance }},{{ end }}', None, [METRIC_A, METRIC_B], "a,b,"),
     ('{{ query "x" | first | strvalue }}', None, [QuerySample({"__value__": "v"}, 0.0)], "v"),
     ('{{ len (query "x") }}', None, [METRIC_A, METRIC_B], "2"),
+    # an action prints the struct a pointer points to; fmt prints the pointer as &{...}
+    ('{{ query "x" | first }}|{{ print (query "x" | first) }}', None, [METRIC_A],
+     "{map[__name__:metric instance:a] 11}|&{map[__name__:metric instance:a] 11}"),
     # inputs of other Go types, as in Prometheus's tests (ints and numeric strings)
     ("{{ range . }}{{ humanize . }}:{{ end }}", ["0.0", "1.0", "1234567.0", ".12"], None, "0:1:1.235M:120m:"),
     ("{{ range . }}{{ humanize . }}:{{ end }}", [0, -1, 1, 1234567, 2**63 - 1], None, "0:-1:1:1.235M:9.223E:"),
