@@ -16,8 +16,9 @@ Semantics (Prometheus ``tsdb/querier.go``; a missing label has the value ""):
 
 Regex and inequality matchers are resolved against the label's value list
 (one ``Matcher.matches`` call per distinct value, not per series). Set
-operations are numpy (``intersect1d`` / ``setdiff1d`` / ``unique`` over a
-concatenation) on int64 arrays, O(n log n) in the postings sizes.
+operations are numpy on int64 arrays: intersection and difference by binary
+search of the smaller list in the larger (O(small x log large)), union by
+``unique`` over a concatenation.
 """
 
 from __future__ import annotations
@@ -49,6 +50,28 @@ def union(arrays: Sequence[np.ndarray]) -> np.ndarray:
     if len(arrays) == 1:
         return arrays[0]
     return np.unique(np.concatenate(arrays))
+
+
+def intersect_sorted(small: np.ndarray, big: np.ndarray) -> np.ndarray:
+    """``small`` ∩ ``big`` for sorted, duplicate-free arrays: a binary search of each of ``small`` in ``big``.
+
+    O(len(small) x log len(big)), where ``np.intersect1d`` sorts the concatenation of both on every
+    call (a thousand rule selectors a round spent a fifth of their CPU there).
+    """
+    if len(small) == 0 or len(big) == 0:
+        return _EMPTY
+    idx = np.searchsorted(big, small)
+    np.minimum(idx, len(big) - 1, out=idx)
+    return small[big[idx] == small]
+
+
+def subtract_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a`` minus ``b`` for sorted, duplicate-free arrays (binary search of ``a`` in ``b``)."""
+    if len(a) == 0 or len(b) == 0:
+        return a
+    idx = np.searchsorted(b, a)
+    np.minimum(idx, len(b) - 1, out=idx)
+    return a[b[idx] != a]
 
 
 def _values_postings(ix: PostingsSource, name: str, pred: Callable[[str], bool]) -> np.ndarray:
@@ -95,10 +118,10 @@ def postings_for_matchers(ix: PostingsSource, matchers: Sequence[Matcher]) -> np
     keep.sort(key=len)  # intersect from the smallest list: every step stays small
     result = keep[0]
     for p in keep[1:]:
-        result = np.intersect1d(result, p, assume_unique=True)
+        result = intersect_sorted(result, p)
         if len(result) == 0:
             return _EMPTY
     for p in drop:
         if len(p):
-            result = np.setdiff1d(result, p, assume_unique=True)
+            result = subtract_sorted(result, p)
     return result.astype(np.int64, copy=False)

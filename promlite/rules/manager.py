@@ -202,8 +202,8 @@ class RuleManager:
 
     async def _evaluate(self, g: Group, ts: int) -> None:
         st = self.stats[g.key]
-        st.evaluations += len(g.rules)
         res = await asyncio.get_running_loop().run_in_executor(self._executor, g.evaluate, ts, self._env())
+        st.evaluations += len(g.rules)  # counted once done, as the rules it reports on are
         st.failures += res.failures
         st.iterations += 1
         self.eval_seconds.append(res.seconds)

@@ -130,3 +130,14 @@ def test_postings_cache_repeats_answers_and_stays_bounded(block, monkeypatch):
     assert len(block._postings_cache) <= 3
     assert block._postings_cached == sum(len(a) for a in block._postings_cache.values())
     assert block.postings_for_matchers(m) is not first  # evicted, recomputed
+
+
+@given(st.lists(st.integers(0, 200), max_size=60), st.lists(st.integers(0, 200), max_size=60))
+def test_sorted_set_operations_agree_with_numpy(a, b):
+    from tsdb.postings import intersect_sorted, subtract_sorted
+
+    x = np.unique(np.array(a, dtype=np.int64))
+    y = np.unique(np.array(b, dtype=np.int64))
+    assert intersect_sorted(x, y).tolist() == np.intersect1d(x, y).tolist()
+    assert intersect_sorted(y, x).tolist() == np.intersect1d(x, y).tolist()
+    assert subtract_sorted(x, y).tolist() == np.setdiff1d(x, y).tolist()

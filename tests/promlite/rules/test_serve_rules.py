@@ -20,7 +20,7 @@ RULES = """groups:
         labels: {severity: page, team: "{{ $labels.job }}-team"}
         annotations:
           summary: "{{ $value }} series of {{ $labels.job }} at {{ $externalURL }}"
-          total: '{{ with query "count(big_series)" }}{{ . | first | value | humanize }}{{ end }}' 
+          total: '{{ with query "count(big_series)" }}{{ . | first | value | humanize }}{{ end }}'
       - alert: NeverFiring
         expr: absent(big_series)
 """
