@@ -1484,9 +1484,10 @@ def _go_slice(item: Any, *indexes: Any) -> Any:
 
 
 def _eval_args_str(args: tuple) -> str:
+    """Go's ``evalArgs`` for html/js/urlquery: a lone string as is, else Sprint of printable values."""
     if len(args) == 1 and isinstance(args[0], str):
         return args[0]
-    return sprint(list(args))
+    return sprint([_print_value(a) if a is None or isinstance(a, GoStruct) else a for a in args])
 
 
 def _html_escape(*args: Any) -> str:

@@ -317,6 +317,7 @@ GO_CASES = [
     ("{{ html . }}", "<a href='x'>&\"", "&lt;a href=&#39;x&#39;&gt;&amp;&#34;"),
     ("{{ js . }}", "a'b\"<c>&=\\\n", "a\\'b\\\"\\u003Cc\\u003E\\u0026\\u003D\\\\\\u000A"),
     ("{{ urlquery . }}", "a b&c/é~", "a+b%26c%2F%C3%A9~"),
+    ("{{ html nil }}|{{ urlquery 1 2 }}|{{ js \"a\" 1 }}", None, "&lt;no value&gt;|1+2|a1"),
     ("{{ and 1 0 2 }} {{ and 1 2 }} {{ or 0 \"\" 3 }} {{ or 0 \"\" }} {{ not 0 }} {{ not 1 }}", None,
      "0 2 3  true false"),
     ("{{ and 1 .a.b }}", {}, "<no value>"),
