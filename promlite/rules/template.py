@@ -2547,8 +2547,9 @@ def expand_alert(text: str, *, name: str, labels: Mapping[str, str], external_la
     the text gets Prometheus's ``$labels``/``$externalLabels``/``$externalURL``/
     ``$value`` definitions prepended and runs with ``missingkey=zero``.
     ``query(expr)`` is called for the template's ``query`` function at the
-    evaluation time ``ts_ms``. Raises :class:`TemplateError` with Go's message
-    (Prometheus prefixes it with ``error expanding template`` in the result).
+    evaluation time ``ts_ms``. Raises :class:`TemplateError` with Go's message;
+    a rule shows ``<error expanding template: {e.expander_message}>`` instead,
+    as Prometheus does.
     """
     t = _parse_alert(name, text)
     data = _AlertData(labels, external_labels, external_url, value)
