@@ -202,8 +202,9 @@ class AlertingRule(Rule):
                 try:
                     return expand(tmpl_name, text, data)
                 except Exception as e:  # noqa: BLE001 - a template error is shown in the value, as Prometheus does
-                    log.warning("expanding alert template failed: rule=%s err=%s", self.name, e)
-                    return f"<error expanding template: {e}>"
+                    msg = getattr(e, "expander_message", None) or str(e)
+                    log.warning("expanding alert template failed: rule=%s err=%s", self.name, msg)
+                    return f"<error expanding template: {msg}>"
 
             d = {k: v for k, v in labels if k != "__name__"}
             for k, v in self.labels:

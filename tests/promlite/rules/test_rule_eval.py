@@ -238,3 +238,27 @@ def test_reload_keeps_alert_state_of_unchanged_rules(db):
     assert ng.rules[0].rule_state() == AlertState.PENDING
     ng.evaluate(T0 + 3 * M, env)
     assert ng.rules[0].rule_state() == AlertState.FIRING
+
+
+def test_a_template_error_is_shown_in_the_annotation_and_the_alert_still_fires(db):
+    from promlite.rules.template_hooks import expand_hook
+
+    g = _group("""groups:
+  - name: g
+    rules:
+      - alert: Bad
+        expr: metric > 5
+        annotations:
+          ok: "{{ $value | humanize }} on {{ $labels.i }}"
+          bad: '{{ humanize "x" }}'
+""")
+    _write(db, {"__name__": "metric", "i": "7"}, [(T0, 1234567.0)])
+    query = engine_query(Engine(db))
+    g.evaluate(T0, EvalEnv(db=db, query=query, expand=expand_hook(query)))
+    (a,) = g.rules[0].alerts()
+    ann = dict(a.annotations)
+    assert ann["ok"] == "1.235M on 7"
+    assert ann["bad"].startswith("<error expanding template: error executing template __alert_Bad: template: "
+                                 "__alert_Bad:1:")
+    assert 'error calling humanize: strconv.ParseFloat: parsing "x": invalid syntax>' in ann["bad"]
+    assert a.state == AlertState.FIRING
