@@ -139,3 +139,51 @@ def test_a_broken_rule_file_stops_the_start_with_every_problem(tmp_path):
     assert "Traceback" not in r.stderr
     assert "could not parse expression" in r.stderr and "one of 'record' or 'alert' must be set" in r.stderr
     assert not (tmp_path / "data").exists()  # refused before storage opened
+
+
+def test_a_pending_alert_keeps_its_time_across_a_restart(tmp_path):
+    """Issue 14: the 'for' state is restored from ALERTS_FOR_STATE after a restart (shifted by the downtime)."""
+    import datetime as dt
+
+    seed(str(tmp_path / "data"), 5, 100, step_ms=5_000)
+    (tmp_path / "rules.yml").write_text("""groups:
+  - name: slow
+    interval: 1s
+    rules:
+      - alert: SlowToFire
+        expr: count(big_series) > 0
+        for: 10m
+""")
+    cfg = "global:\n  scrape_interval: 1h\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nscrape_configs: []\n"
+    args = (f"--storage.tsdb.path={tmp_path / 'data'}", "--rules.alert.for-grace-period=1s")
+
+    def active_at(p: ServeProc) -> float:
+        (a,) = _until(lambda: _get(p, "/api/v1/alerts")["alerts"])
+        assert a["state"] == "pending"
+        return dt.datetime.fromisoformat(a["activeAt"].replace("Z", "+00:00")).timestamp()
+
+    p = ServeProc(str(tmp_path), *args, config=cfg)
+    try:
+        first = active_at(p)
+        # wait until ALERTS_FOR_STATE has been written (after the restore of this first start)
+        _until(lambda: _get(p, "/api/v1/query?query=ALERTS_FOR_STATE")["result"])
+        time.sleep(1.5)
+    finally:
+        assert p.stop() == 0
+    stopped = time.time()
+    time.sleep(2)
+    p = ServeProc(str(tmp_path), *args, config=cfg)
+    try:
+        restarted = time.time()
+        assert active_at(p) >= restarted - 1  # the first evaluations after a start: pending from now
+
+        def restored():
+            t = active_at(p)
+            return t if t < restarted - 1 else None
+
+        t = _until(restored, timeout=30)
+        # active since the first start, shifted forward by the downtime (about 2-3 s)
+        downtime = restarted - stopped
+        assert first < t < first + downtime + 5, (first, t, downtime)
+    finally:
+        p.stop()
