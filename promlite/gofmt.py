@@ -38,3 +38,24 @@ def format_g(v: float) -> str:
     if dp >= len(digits):
         return sign + digits + "0" * (dp - len(digits))
     return f"{sign}{digits[:dp]}.{digits[dp:]}"
+
+
+def format_e(v: float, upper: bool = False) -> str:
+    """Go's ``strconv.FormatFloat(v, 'e', -1, 64)`` (``'E'`` with ``upper``): ``1e+00``, ``2.5e-03``.
+
+    The shortest round-trip digits, always in exponent form with a signed exponent of at least
+    two digits; ``NaN``, ``+Inf``, ``-Inf`` and ``-0e+00`` as Go writes them. Prometheus writes
+    alert values this way in ``/api/v1/alerts`` and promtool its sample values.
+    """
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    e = "E" if upper else "e"
+    sign = "-" if math.copysign(1.0, v) < 0 else ""
+    if v == 0:
+        return f"{sign}0{e}+00"
+    digits, dp = _digits(v)
+    exp = dp - 1
+    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{mant}{e}{'-' if exp < 0 else '+'}{abs(exp):02d}"

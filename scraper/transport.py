@@ -111,6 +111,25 @@ def _read_secret(path: str, what: str) -> str:
         raise ScrapeError(f"unable to read {what} file {path}: {e.strerror}") from None
 
 
+def authorization_header(h: HTTPClientConfig) -> str | None:
+    """The ``Authorization`` header of an HTTP client config (``basic_auth`` or ``authorization``), or None.
+
+    Secret files are read at each call, so a rotated password needs no reload (as Prometheus);
+    an unreadable one raises :class:`ScrapeError` naming the file. Shared by the scraper and the
+    alert notifier.
+    """
+    if h.basic_auth is not None:
+        b = h.basic_auth
+        pw = _read_secret(b.password_file, "basic auth password") if b.password_file else b.password
+        return "Basic " + base64.b64encode(f"{b.username}:{pw}".encode()).decode("ascii")
+    if h.authorization is not None:
+        a = h.authorization
+        cred = (_read_secret(a.credentials_file, "authorization credentials")
+                if a.credentials_file else a.credentials)
+        return f"{a.type} {cred}"
+    return None
+
+
 class ScrapeClient:
     """HTTP client of one scrape job. Create and use it inside the running event loop."""
 
@@ -134,17 +153,7 @@ class ScrapeClient:
         return self._session
 
     def _auth_header(self) -> str | None:
-        h = self.http
-        if h.basic_auth is not None:
-            b = h.basic_auth
-            pw = _read_secret(b.password_file, "basic auth password") if b.password_file else b.password
-            return "Basic " + base64.b64encode(f"{b.username}:{pw}".encode()).decode("ascii")
-        if h.authorization is not None:
-            a = h.authorization
-            cred = (_read_secret(a.credentials_file, "authorization credentials")
-                    if a.credentials_file else a.credentials)
-            return f"{a.type} {cred}"
-        return None
+        return authorization_header(self.http)
 
     async def fetch(self, url: str, *, timeout_s: float, accept: str,
                     body_size_limit: int = 0) -> tuple[bytes, str | None]:

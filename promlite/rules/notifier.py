@@ -59,7 +59,6 @@ server's ``/metrics``): ``prometheus_notifications_sent_total{alertmanager}``
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import dataclasses
 import datetime as dt
@@ -82,7 +81,7 @@ from scraper.config import AlertmanagerConfig, Config
 from scraper.file_sd import FileSD
 from scraper.relabel import RelabelConfig, process
 from scraper.targets import ADDRESS, SCHEME, TargetGroup, static_groups
-from scraper.transport import ScrapeError, build_ssl_context
+from scraper.transport import ScrapeError, authorization_header, build_ssl_context
 
 __all__ = ["Alert", "Notifier", "ALERTS_PATH_LABEL", "alerts_path", "relabel_alerts", "DEFAULT_QUEUE_CAPACITY",
            "DEFAULT_MAX_BATCH_SIZE"]
@@ -266,17 +265,10 @@ class _AMSet:
 
     def auth_header(self) -> str | None:
         """The ``Authorization`` header; secret files are read at each request (rotation without reload)."""
-        h = self.cfg.http
-        if h.basic_auth is not None:
-            b = h.basic_auth
-            pw = _read_secret(b.password_file, "basic auth password") if b.password_file else b.password
-            return "Basic " + base64.b64encode(f"{b.username}:{pw}".encode()).decode("ascii")
-        if h.authorization is not None:
-            a = h.authorization
-            cred = (_read_secret(a.credentials_file, "authorization credentials")
-                    if a.credentials_file else a.credentials)
-            return f"{a.type} {cred}"
-        return None
+        try:
+            return authorization_header(self.cfg.http)
+        except ScrapeError as e:
+            raise _SendError(str(e)) from None
 
     async def post(self, url: str, payload: bytes) -> None:
         """POST ``payload`` to ``url`` within the config's timeout; raise :class:`_SendError` with why not."""
@@ -315,14 +307,6 @@ class _AMSet:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
-
-
-def _read_secret(path: str, what: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read().strip()
-    except OSError as e:
-        raise _SendError(f"unable to read {what} file {path}: {e.strerror}") from None
 
 
 class Notifier:

@@ -63,9 +63,9 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, TextIO
 
+from promlite.gofmt import format_e
 from query.durations import format_duration, parse_prometheus_duration
 from query.quoting import go_quote
 from scraper._yaml import ConfigError, Doc, load_yaml
@@ -98,18 +98,7 @@ def go_labels(labels: Labels) -> str:
 
 def go_float_E(v: float) -> str:  # noqa: N802 - Go's verb is 'E'
     """``strconv.FormatFloat(v, 'E', -1, 64)``: ``1E+00``, ``2.5E-03``, ``NaN``, ``+Inf``."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    sign = "-" if math.copysign(1.0, v) < 0 else ""
-    if v == 0:
-        return sign + "0E+00"
-    t = Decimal(repr(abs(v))).normalize().as_tuple()  # repr: the shortest digits that round-trip
-    digits = "".join(map(str, t.digits))
-    exp10 = len(digits) + int(t.exponent) - 1
-    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    return f"{sign}{mant}E{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
+    return format_e(v, upper=True)
 
 
 def go_time_duration(ms: int) -> str:

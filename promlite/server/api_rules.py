@@ -15,12 +15,11 @@ omitted.
 from __future__ import annotations
 
 import datetime as dt
-import math
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
+from promlite.gofmt import format_e
 from promlite.rules.group import Group
 from promlite.rules.rules import Alert, AlertingRule, Rule
 
@@ -41,28 +40,6 @@ def rfc3339_nano(ms: int) -> str:
     return base + (f".{frac:03d}".rstrip("0") if frac else "") + "Z"
 
 
-def go_float_e(v: float) -> str:
-    """``strconv.FormatFloat(v, 'e', -1, 64)``: shortest round-trip digits, exponent signed, 2 digits or more."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    sign, digits, exp = Decimal(repr(v)).as_tuple()  # repr: the shortest digits that round-trip
-    ds = list(digits)
-    while len(ds) > 1 and ds[-1] == 0:
-        ds.pop()
-        exp += 1  # type: ignore[operator]
-    if ds == [0]:
-        e_val = 0
-    else:
-        while len(ds) > 1 and ds[0] == 0:
-            ds.pop(0)
-        e_val = int(exp) + len(ds) - 1
-    text = "".join(map(str, ds))
-    body = text[0] + ("." + text[1:] if len(text) > 1 else "")
-    return f"{'-' if sign else ''}{body}e{'+' if e_val >= 0 else '-'}{abs(e_val):02d}"
-
-
 def _labels(pairs) -> dict[str, str]:
     return dict(pairs)
 
@@ -72,7 +49,7 @@ def _alert_json(a: Alert) -> dict[str, Any]:
                            "state": str(a.state), "activeAt": rfc3339_nano(a.active_at)}
     if a.keep_firing_since:
         out["keepFiringSince"] = rfc3339_nano(a.keep_firing_since)
-    out["value"] = go_float_e(a.value)
+    out["value"] = format_e(a.value)
     return out
 
 

@@ -126,7 +126,8 @@ def _render(prefix: bytes, labels, field: bytes, tail: bytes, edges: np.ndarray,
     return out[: pos + len(close)].tobytes()
 
 
-def _render_matrix(m: Any) -> bytes:
+def matrix_arrays(m: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A range result's ``(values, present, times)`` in the kernels' dtypes, its shapes checked."""
     values = np.ascontiguousarray(m.values, dtype=np.float64)
     present = np.ascontiguousarray(m.present, dtype=np.bool_)
     times = np.ascontiguousarray(m.times, dtype=np.int64)
@@ -134,6 +135,11 @@ def _render_matrix(m: Any) -> bytes:
             or len(m.labels) != len(values):
         raise RuntimeError(f"BUG: matrix of {len(m.labels)} series, {values.shape} values, {present.shape} mask, "
                            f"{times.shape} times")
+    return values, present, times
+
+
+def _render_matrix(m: Any) -> bytes:
+    values, present, times = matrix_arrays(m)
     edges = np.arange(len(values) + 1, dtype=np.int64) * values.shape[1]
     return _render(b'{"resultType":"matrix","result":[', m.labels, b',"values":[', b"]}", edges, times, True,
                    values.ravel(), present.ravel())

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .render import _render, render_result
+from .render import _render, matrix_arrays, render_result
 
 PART_POINTS = 1 << 18
 """Points per part: ~8 MB of JSON, rendered in ~10-20 ms; small enough to interleave with other work."""
@@ -66,13 +66,7 @@ def render_parts(result: Any, part_points: int = PART_POINTS) -> Iterator[bytes]
 
 
 def _matrix_parts(m: Any, part_points: int) -> Iterator[bytes]:
-    values = np.asarray(m.values, dtype=np.float64)
-    present = np.asarray(m.present, dtype=np.bool_)
-    times = np.ascontiguousarray(m.times, dtype=np.int64)
-    if values.ndim != 2 or present.shape != values.shape or times.shape != (values.shape[1],) \
-            or len(m.labels) != len(values):
-        raise RuntimeError(f"BUG: matrix of {len(m.labels)} series, {values.shape} values, {present.shape} mask, "
-                           f"{times.shape} times")
+    values, present, times = matrix_arrays(m)
     groups = _groups(present.sum(axis=1), part_points)
     if not groups:
         yield _MATRIX + b"]}"

@@ -13,48 +13,13 @@ target is 50 ms on a quiet machine); the answer's server CPU is the work bound.
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
+from health_probe import HealthProbe
 from serve_proc import ServeProc, seed
 
 N_SERIES = 200_000
-
-
-class HealthProbe:
-    """Asks ``/-/healthy`` on a fresh connection every 20 ms from a thread and keeps each latency."""
-
-    def __init__(self, p: ServeProc) -> None:
-        self.p = p
-        self.latencies: list[float] = []
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            t0 = time.perf_counter()
-            try:
-                status, _ = self.p.request("GET", "/-/healthy", timeout=30)
-                if status != 200:
-                    self.failures.append(f"status {status}")
-            except OSError as e:
-                self.failures.append(repr(e))
-            self.latencies.append(time.perf_counter() - t0)
-            self._stop.wait(0.02)
-
-    def __enter__(self) -> HealthProbe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(60)
-
-    def p99(self) -> float:
-        s = sorted(self.latencies)
-        return s[min(len(s) - 1, int(len(s) * 0.99))]
 
 
 @pytest.fixture(scope="module")

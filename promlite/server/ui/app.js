@@ -8,18 +8,10 @@
 
 (function () {
   const { formatTime } = window.PromliteChart;
-  const { el, api, errorBox, formatDuration, graphPage, alertsPage, rulesPage } = window.Promlite;
+  const { el, api, errorBox, ago, graphPage, alertsPage, rulesPage } = window.Promlite;
   const main = document.getElementById('main');
 
   // ---- targets page ----------------------------------------------------------
-  function ago(iso) {
-    const t = Date.parse(iso);
-    if (!t || t < 1000) return 'never';
-    const s = (Date.now() - t) / 1000;
-    if (s < 0) return 'just now';
-    return s < 60 ? `${s.toFixed(1)}s ago` : `${formatDuration(Math.round(s))} ago`;
-  }
-
   async function targetsPage() {
     const onlyBad = el('input', { type: 'checkbox', id: 'unhealthy' });
     const out = el('div', { id: 'targets' });

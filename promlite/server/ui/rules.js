@@ -10,15 +10,7 @@
 'use strict';
 
 (function () {
-  const { el, api, errorBox, formatDuration } = window.Promlite;
-
-  function ago(iso) {
-    const t = Date.parse(iso);
-    if (!t || t < 1000) return 'never';
-    const s = (Date.now() - t) / 1000;
-    if (s < 0) return 'just now';
-    return s < 60 ? `${s.toFixed(1)}s ago` : `${formatDuration(Math.round(s))} ago`;
-  }
+  const { el, api, errorBox, formatDuration, ago } = window.Promlite;
 
   function seconds(s) {
     if (!s) return '0s';

@@ -100,6 +100,15 @@
     return out;
   }
 
+  /* How long ago an RFC 3339 time was ("1.8s ago", "3m20s ago"); Go's zero time is "never". */
+  function ago(iso) {
+    const t = Date.parse(iso);
+    if (!t || t < 1000) return 'never';
+    const s = (Date.now() - t) / 1000;
+    if (s < 0) return 'just now';
+    return s < 60 ? `${s.toFixed(1)}s ago` : `${formatDuration(Math.round(s))} ago`;
+  }
+
   /* "YYYY-MM-DD HH:MM[:SS]" (UTC unless local) or unix seconds -> ms; '' -> null (now). */
   function parseEndTime(text, local) {
     const s = text.trim();
@@ -114,6 +123,6 @@
 
 
   window.Promlite = Object.assign(window.Promlite || {}, {
-    el, APIError, api, errorBox, labelsText, parseSampleValue, parseDuration, formatDuration, parseEndTime,
+    el, APIError, api, errorBox, labelsText, parseSampleValue, parseDuration, formatDuration, parseEndTime, ago,
   });
 })();
