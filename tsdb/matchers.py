@@ -63,6 +63,7 @@ class Matcher:
         if self.type in (MatchType.RE, MatchType.NRE):
             object.__setattr__(self, "_re", _compile(self.value))
             object.__setattr__(self, "_fast", _fast_path(self.value))
+            object.__setattr__(self, "_literals", _literal_alternatives(self.value))
             object.__setattr__(self, "_seen", {})
 
     @classmethod
@@ -121,6 +122,13 @@ class Matcher:
         return self.matches("")
 
     @property
+    def literal_values(self) -> frozenset[str] | None:
+        """For ``=~``/``!~`` whose regex is literals joined by ``|`` (``a|b|c``, Grafana's multi-value
+        variables): exactly the values it matches, so an index can look them up instead of testing
+        every value of the label. None otherwise."""
+        return getattr(self, "_literals", None)
+
+    @property
     def is_positive(self) -> bool:
         """True for matchers that can only select series *having* the label."""
         return not self.matches_empty
@@ -135,6 +143,12 @@ _META = set("\\.+*?()|[]{}^$")
 
 def _literal(text: str) -> bool:
     return not any(c in _META for c in text)
+
+
+def _literal_alternatives(pattern: str) -> frozenset[str] | None:
+    """The values a fully anchored ``a|b|c`` of literals matches, or None for any other regex."""
+    alts = pattern.split("|")
+    return frozenset(alts) if all(_literal(a) for a in alts) else None
 
 
 def _fast_path(pattern: str):

@@ -78,10 +78,17 @@ def _values_postings(ix: PostingsSource, name: str, pred: Callable[[str], bool])
     return union([ix.postings(name, v) for v in ix.label_values(name) if pred(v)])
 
 
+def _literal_postings(ix: PostingsSource, name: str, values: frozenset[str]) -> np.ndarray:
+    """The series whose ``name`` is one of ``values``: one lookup a value, not one test a label value."""
+    return union([ix.postings(name, v) for v in values if v])
+
+
 def _matching(ix: PostingsSource, m: Matcher) -> np.ndarray:
     """Series having label ``m.name`` with a value that ``m`` matches."""
     if m.type is MatchType.EQ:
         return ix.postings(m.name, m.value)
+    if m.type is MatchType.RE and m.literal_values is not None:
+        return _literal_postings(ix, m.name, m.literal_values)
     return _values_postings(ix, m.name, m.matches)
 
 
@@ -89,6 +96,8 @@ def _not_matching(ix: PostingsSource, m: Matcher) -> np.ndarray:
     """Series having label ``m.name`` with a value that ``m`` does not match."""
     if m.type is MatchType.NEQ:
         return ix.postings(m.name, m.value)
+    if m.type is MatchType.NRE and m.literal_values is not None:
+        return _literal_postings(ix, m.name, m.literal_values)
     return _values_postings(ix, m.name, lambda v: not m.matches(v))
 
 

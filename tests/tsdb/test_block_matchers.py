@@ -141,3 +141,38 @@ def test_sorted_set_operations_agree_with_numpy(a, b):
     assert intersect_sorted(x, y).tolist() == np.intersect1d(x, y).tolist()
     assert intersect_sorted(y, x).tolist() == np.intersect1d(x, y).tolist()
     assert subtract_sorted(x, y).tolist() == np.setdiff1d(x, y).tolist()
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", ""]), min_size=1, max_size=30),
+       st.sets(st.sampled_from(["a", "b", "x", "", "a.b"]), min_size=1, max_size=4), st.booleans())
+def test_literal_alternations_are_looked_up_not_scanned_and_agree(values, alts, negative):
+    """``a=~"x|y"`` resolves by one postings lookup per literal; the answer equals the regex's."""
+    from tsdb.postings import postings_for_matchers
+
+    class Index:
+        def __init__(self, vals):
+            self.by = {}
+            for ref, v in enumerate(vals, start=1):
+                if v:
+                    self.by.setdefault(v, []).append(ref)
+            self.n = len(vals)
+
+        def postings(self, name, value):
+            return np.array(self.by.get(value, []) if name == "l" else [], dtype=np.int64)
+
+        def all_postings(self):
+            return np.arange(1, self.n + 1, dtype=np.int64)
+
+        def label_values(self, name):
+            return sorted(self.by) if name == "l" else []
+
+    ix = Index(values)
+    pattern = "|".join(sorted(a.replace(".", "\\.") for a in alts))
+    literal = Matcher.nre("l", pattern) if negative else Matcher.re("l", pattern)
+    if "\\." not in pattern:
+        assert literal.literal_values == frozenset(alts)
+    scanned = (Matcher.nre if negative else Matcher.re)("l", f"(?:{pattern})")
+    assert scanned.literal_values is None
+    assert postings_for_matchers(ix, [literal]).tolist() == postings_for_matchers(ix, [scanned]).tolist()
+    want = [ref for ref, v in enumerate(values, start=1) if (v in alts) != negative]
+    assert postings_for_matchers(ix, [literal]).tolist() == want
