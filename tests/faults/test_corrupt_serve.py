@@ -41,6 +41,7 @@ from serve_proc import NO_TARGETS, READY, ServeProc
 from soak import scaled
 
 import tsdb
+from tsdb.block.encoding import uvarint_bytes
 from tsdb.codec.xor import encode_xor
 
 H = 3_600_000
@@ -59,19 +60,10 @@ def _batch(db, a: int, b: int) -> None:
     app.commit()
 
 
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def _head_chunk(ref: int, ts: np.ndarray, vs: np.ndarray) -> bytes:
     """One chunk of Prometheus's ``chunks_head/`` layout (head_chunks.md); CRC32C over ref .. data."""
     data = encode_xor(ts, vs)
-    body = struct.pack(">Qqq", ref, int(ts[0]), int(ts[-1])) + b"\x01" + _uvarint(len(data)) + data
+    body = struct.pack(">Qqq", ref, int(ts[0]), int(ts[-1])) + b"\x01" + uvarint_bytes(len(data)) + data
     return body + crc32c.crc32c(body).to_bytes(4, "big")
 
 

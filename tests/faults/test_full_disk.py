@@ -29,57 +29,21 @@ from __future__ import annotations
 import errno
 import http.client
 import http.server
-import json
 import os
 import resource
 import signal
 import subprocess
 import textwrap
 import time
-import urllib.parse
 import uuid
 
+import counter_target
 import pytest
+from counter_target import CounterTarget
 from serve_proc import ServeProc
 from timing import wait_until
 
 N_SERIES = 300
-
-
-class QuietServer(http.server.ThreadingHTTPServer):
-    """A scrape target that does not print a traceback when the killed server's connection breaks."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        pass
-
-
-def _target(n_series: int):
-    import threading
-
-    state = {"n": 0}
-    lock = threading.Lock()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            with lock:
-                state["n"] += 1
-                n = state["n"]
-            body = "".join(f'disk_series{{i="{i}"}} {n * 1000 + i}\n' for i in range(n_series)).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a) -> None:
-            pass
-
-    httpd = QuietServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
 
 
 def config(port: int) -> str:
@@ -94,14 +58,7 @@ def config(port: int) -> str:
 
 
 def raw_samples(srv: ServeProc) -> dict[tuple[str, int], float]:
-    q = urllib.parse.urlencode({"query": "disk_series[1d]", "time": f"{time.time() + 60:.3f}"})
-    status, body = srv.request("GET", f"/api/v1/query?{q}", timeout=60)
-    assert status == 200, body
-    out = {}
-    for s in json.loads(body)["data"]["result"]:
-        for t, v in s["values"]:
-            out[(s["metric"]["i"], round(float(t) * 1000))] = float(v)
-    return out
+    return counter_target.raw_samples(srv, "disk_series")
 
 
 def sizes(path: str) -> dict[str, int]:
@@ -129,8 +86,8 @@ def commit_errors(srv: ServeProc) -> list[str]:
 
 def run_scenario(tmp_path, data: str, fill, free, extra_args: tuple[str, ...], what: str) -> dict:
     """Scrape, fill the disk, watch, free it, kill -9, restart, check. Returns the figures."""
-    target = _target(N_SERIES)
-    cfg = config(target.server_address[1])
+    target = CounterTarget("disk_series", N_SERIES, 1000)
+    cfg = config(target.port)
     (tmp_path / "run").mkdir()
     srv = ServeProc(str(tmp_path / "run"), f"--storage.tsdb.path={data}", *extra_args, config=cfg)
     try:
@@ -162,8 +119,7 @@ def run_scenario(tmp_path, data: str, fill, free, extra_args: tuple[str, ...], w
         os.kill(srv.p.pid, signal.SIGKILL)
         srv.p.wait(30)
         srv._log.close()
-        target.shutdown()
-        target.server_close()
+        target.close()
     (tmp_path / "restart").mkdir()
     srv2 = ServeProc(str(tmp_path / "restart"), f"--storage.tsdb.path={data}", *extra_args)
     try:

@@ -28,20 +28,18 @@ CI runs ~10 cycles of each; ``PROMLITE_SOAK=1`` runs >= 50.
 
 from __future__ import annotations
 
-import http.server
-import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-import urllib.parse
 
+import counter_target
 import numpy as np
 import pytest
+from counter_target import CounterTarget
 from serve_proc import ServeProc
 from soak import scaled
 from timing import wait_until
@@ -50,49 +48,6 @@ import tsdb
 from tsdb import Matcher
 
 N_SERIES = 20
-
-
-class QuietServer(http.server.ThreadingHTTPServer):
-    """A scrape target that does not print a traceback when the killed server's connection breaks."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        pass
-
-
-class CounterTarget:
-    """A loopback scrape target: ``fault_counter{i="0".."19"}``, each scrape a larger value."""
-
-    def __init__(self) -> None:
-        self.scrapes = 0
-        lock = threading.Lock()
-        target = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                with lock:
-                    target.scrapes += 1
-                    n = target.scrapes
-                body = "".join(f'fault_counter{{i="{i}"}} {n * 100 + i}\n' for i in range(N_SERIES)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a) -> None:
-                pass
-
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def interrupted_compactions(data: str) -> list[str]:
@@ -105,21 +60,13 @@ def interrupted_compactions(data: str) -> list[str]:
 
 
 def raw_samples(srv: ServeProc) -> dict[tuple[str, int], float]:
-    """Every stored sample of ``fault_counter`` as ``{(i, t_ms): value}`` (a range selector returns raw samples)."""
-    q = urllib.parse.urlencode({"query": "fault_counter[1d]", "time": f"{time.time() + 60:.3f}"})
-    status, body = srv.request("GET", f"/api/v1/query?{q}", timeout=60)
-    assert status == 200, body
-    out: dict[tuple[str, int], float] = {}
-    for s in json.loads(body)["data"]["result"]:
-        for t, v in s["values"]:
-            out[(s["metric"]["i"], round(float(t) * 1000))] = float(v)
-    return out
+    return counter_target.raw_samples(srv, "fault_counter")
 
 
 def test_serve_kill9_cycles_keep_every_acknowledged_sample(tmp_path):
     cycles = scaled(10, 50)
     rng = random.Random(12)
-    target = CounterTarget()
+    target = CounterTarget("fault_counter", N_SERIES, 100)
     config = textwrap.dedent(f"""\
         global:
           scrape_interval: 100ms
