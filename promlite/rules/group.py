@@ -123,11 +123,11 @@ class Group:
             self.series_prev[i] = old.series_prev[j]
             if isinstance(r, AlertingRule) and isinstance(old.rules[j], AlertingRule):
                 r.copy_state_from(old.rules[j])  # type: ignore[arg-type]
+        # the series of old rules nothing took over go stale at the next evaluation
         self.stale_series = list(old.stale_series)
-        for ident, idx in by_id.items():
+        for idx in by_id.values():
             for j in idx:
                 self.stale_series.extend(old.series_prev[j])
-            del ident
 
     # -- one evaluation ------------------------------------------------------------------------
     def evaluate(self, ts: int, env: EvalEnv) -> GroupResult:
@@ -141,7 +141,7 @@ class Group:
         for i, rule in enumerate(self.rules):
             deps = rule.dependencies
             if pending_any and (deps is None or deps & pending_names):
-                self._commit(app, rule)
+                self._commit(app)
                 app = env.db.appender()
                 pending_names.clear()
                 pending_any = False
@@ -181,7 +181,7 @@ class Group:
         for labels in self.stale_series:
             app.append(labels, t_write, STALE_NAN)
         self.stale_series = []
-        self._commit(app, None)
+        self._commit(app)
         res.seconds = time.perf_counter() - t0
         self.evaluation_seconds = res.seconds
         self.last_evaluation_ms = env.wall_ms()
@@ -189,7 +189,7 @@ class Group:
         self.last_samples = res.samples
         return res
 
-    def _commit(self, app, rule: Rule | None) -> None:
+    def _commit(self, app) -> None:
         try:
             stats = app.commit()
         except Exception as e:  # noqa: BLE001 - a full disk fails the batch, not the server
@@ -199,7 +199,6 @@ class Group:
             # expected when another rule or a restart wrote the same series at this slot
             log.debug("rule results discarded: group=%s out_of_order=%d duplicate=%d too_old=%d", self.key,
                       stats.out_of_order, stats.duplicate, stats.out_of_bounds + stats.too_old)
-        del rule
 
     # -- restore after a start -----------------------------------------------------------------
     def restore(self, db, now_ms: int, outage_tolerance_ms: int, grace_ms: int) -> None:

@@ -152,24 +152,11 @@ def lint_settings(value: str, fatal: bool, out: TextIO) -> LintSettings:
     return LintSettings(all=all_, duplicate_rules=dup, fatal=fatal)
 
 
-def template_checker() -> Callable[[str, str], str | None] | None:
-    """The template parse check of alert labels and annotations, when the template engine is installed."""
-    try:
-        from .template_hooks import check_hook
-    except ImportError:
-        pass
-    else:
-        return check_hook
-    try:
-        from .template import check_alert_template
-    except ImportError:
-        return None
-    from .rulefile import TEMPLATE_DEFS
+def template_checker() -> Callable[[str, str], str | None]:
+    """The template parse check of alert labels and annotations (the one rule files load with)."""
+    from .template_hooks import check_hook
 
-    def check(name: str, text: str) -> str | None:
-        return check_alert_template(name, text.removeprefix(TEMPLATE_DEFS))  # it prepends the definitions itself
-
-    return check
+    return check_hook
 
 
 def duplicate_rules(groups: list[GroupSpec]) -> list[tuple[str, Labels]]:
@@ -606,24 +593,6 @@ def _parse_exp_labels(text: str) -> Labels:
     return tuple(sorted(labels))
 
 
-def _expander(ts: int, query, external_url: str):
-    """The alert template expander at evaluation time ``ts`` (None until the template engine exists)."""
-    try:
-        from .template import expand_alert
-    except ImportError:
-        return None
-
-    def query_at_ts(expr: str) -> list:
-        return [(dict(labels), value) for labels, value in query(expr, ts)]
-
-    def expand(name: str, text: str, data: dict) -> str:
-        return expand_alert(text, name=name, labels=data["Labels"], external_labels=data["ExternalLabels"],
-                            external_url=data.get("ExternalURL", external_url), value=data["Value"],
-                            ts_ms=ts, query=query_at_ts)
-
-    return expand
-
-
 def _ordered_groups(specs: list[GroupSpec], order: dict[str, int]) -> list[GroupSpec]:
     return sorted(specs, key=lambda g: order.get(g.name, 0))  # stable: file order among equals
 
@@ -637,6 +606,7 @@ def run_test_group(tg: TestGroup, *, eval_interval_ms: int, order: dict[str, int
     from .group import EvalEnv, Group
     from .manager import engine_query
     from .rules import AlertingRule, AlertState
+    from .template_hooks import expand_hook
 
     mint = tg.start_ms
     try:
@@ -674,6 +644,7 @@ def run_test_group(tg: TestGroup, *, eval_interval_ms: int, order: dict[str, int
     try:
         engine = Engine(db, subquery_step_ms=eval_interval_ms)
         query = engine_query(engine)
+        expand = expand_hook(query)  # the rules pass their evaluation time to the template's `query`
         loader = _Loader(db, series)
         ext_labels = tuple(sorted(tg.external_labels.items()))
         errs: list[str] = []
@@ -682,7 +653,7 @@ def run_test_group(tg: TestGroup, *, eval_interval_ms: int, order: dict[str, int
         ts = mint
         while ts <= maxt:
             loader.till(ts)
-            env = EvalEnv(db=db, query=query, expand=_expander(ts, query, tg.external_url),
+            env = EvalEnv(db=db, query=query, expand=expand,
                           external_labels=ext_labels, external_url=tg.external_url)
             eval_errs = []
             for g in groups:

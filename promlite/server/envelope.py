@@ -154,9 +154,15 @@ def json_response(text: str | bytes, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type=JSON_CT, charset="utf-8")
 
 
+def gzip_compressor():
+    """A gzip stream at level 1: 5x faster than zlib's default 6 for ~15 % more bytes, the better
+    trade on loopback and LANs (whole answers here, streamed ones in :mod:`.stream_response`)."""
+    return zlib.compressobj(1, zlib.DEFLATED, 31)
+
+
 def gzip_level1(body: bytes) -> bytes:
-    """gzip at level 1: 5x faster than zlib's default 6 for ~15 % more bytes, the better trade on loopback and LANs."""
-    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+    """``body`` gzipped by :func:`gzip_compressor`."""
+    c = gzip_compressor()
     return c.compress(body) + c.flush()
 
 

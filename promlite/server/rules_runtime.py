@@ -14,14 +14,12 @@ import logging
 
 from promlite.rules.manager import ManagerOptions, RuleManager, engine_query
 from promlite.rules.notifier import Alert as NotifierAlert
-from promlite.rules.rules import Alert, AlertingRule, AlertState
+from promlite.rules.rules import Alert, AlertingRule
+from promlite.rules.template_hooks import check_hook, expand_hook
 from query.durations import parse_prometheus_duration
 from scraper.config import Config
 
 log = logging.getLogger("serve")
-
-FLAG_DEFAULTS = {"outage_tolerance": "1h", "grace_period": "10m", "resend_delay": "1m"}
-
 
 def add_rule_arguments(p: argparse.ArgumentParser) -> None:
     """Prometheus's ``--rules.alert.*`` flags and ``--web.external-url``."""
@@ -44,7 +42,7 @@ def check_rule_flags(args: argparse.Namespace) -> None:
                        ("--rules.alert.for-grace-period", "rules_grace_period"),
                        ("--rules.alert.resend-delay", "rules_resend_delay")):
         try:
-            parse_prometheus_duration(getattr(args, dest, FLAG_DEFAULTS[dest.removeprefix("rules_")]))
+            parse_prometheus_duration(getattr(args, dest))
         except ValueError as e:
             raise ValueError(f"{flag}: {e}") from None
 
@@ -57,15 +55,6 @@ def manager_options(cfg: Config, flags: dict[str, str], external_url: str) -> Ma
         grace_period_ms=parse_prometheus_duration(flags.get("rules_grace_period") or "10m"),
         resend_delay_ms=parse_prometheus_duration(flags.get("rules_resend_delay") or "1m"),
         external_labels=g.external_labels, external_url=external_url)
-
-
-def _template_hooks():
-    """``(expand, check)`` from :mod:`promlite.rules.template`, or ``(None, None)`` if it is not there."""
-    try:
-        from promlite.rules import template_hooks
-    except ImportError:  # pragma: no cover - the template engine is part of the package
-        return None, None
-    return template_hooks.expand_hook, template_hooks.check_hook
 
 
 def notify_hook(notifier):
@@ -86,20 +75,13 @@ def notify_hook(notifier):
 
 
 def make_rule_manager(db, engine, notifier) -> RuleManager:
-    expand, check = _template_hooks()
     query = engine_query(engine)
-    if expand is not None:
-        expand = expand(query)
-    return RuleManager(db, query, expand=expand, notify=notify_hook(notifier) if notifier is not None else None,
-                       check_template=check)
+    return RuleManager(db, query, expand=expand_hook(query),
+                       notify=notify_hook(notifier) if notifier is not None else None, check_template=check_hook)
 
 
 async def start_rules(manager: RuleManager, cfg: Config, flags: dict[str, str], external_url: str) -> None:
     await manager.update(cfg.rule_files, manager_options(cfg, flags, external_url))
-
-
-def alert_state_name(state: AlertState) -> str:
-    return str(state)
 
 
 class RuleCollector:

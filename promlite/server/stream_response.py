@@ -10,13 +10,12 @@ yet rendered are never rendered.
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from .envelope import JSON_CT
+from .envelope import JSON_CT, gzip_compressor
 from .state import ServerState
 
 log = logging.getLogger("promlite.api")
@@ -34,10 +33,10 @@ class Parts:
 
 
 class _Encoder:
-    """Identity, or one gzip stream at level 1 (see :func:`.envelope.gzip_level1`) across all parts."""
+    """Identity, or one gzip stream (:func:`.envelope.gzip_compressor`) across all parts."""
 
     def __init__(self, gzip: bool) -> None:
-        self._z = zlib.compressobj(1, zlib.DEFLATED, 31) if gzip else None
+        self._z = gzip_compressor() if gzip else None
 
     def part(self, data: bytes) -> bytes:
         return data if self._z is None else self._z.compress(data)

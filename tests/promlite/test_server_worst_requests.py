@@ -22,10 +22,9 @@ import os
 import time
 import urllib.parse
 
-import numpy as np
 import pytest
 from health_probe import HealthProbe
-from serve_proc import ServeProc
+from serve_proc import ServeProc, seed
 from soak import SOAK, scaled
 
 GIB = 2**30
@@ -37,40 +36,28 @@ RESULTS: dict[str, dict] = {}
 
 
 def _seed(data: str) -> tuple[int, int]:
+    """``seed``'s big_series for the range queries, plus WIDE_SERIES one-sample series with long label values."""
     import tsdb
 
-    end = (int(time.time() * 1000) // STEP_MS) * STEP_MS
-    ts = np.arange(end - (N_SAMPLES - 1) * STEP_MS, end + 1, STEP_MS, dtype=np.int64)
+    first, last = seed(data, RANGE_SERIES, N_SAMPLES, STEP_MS)
+    pad = "x" * 80
     with tsdb.open(data) as db:
-        app = db.appender()
-        for i in range(RANGE_SERIES):
-            app.append_series({"__name__": "big_series", "instance": f"host-{i:05d}:9100", "job": "seeded"},
-                              ts, np.arange(N_SAMPLES, dtype=np.float64) * (i + 1) / 7)
-        app.commit()
-        pad = "x" * 80
         for lo in range(0, WIDE_SERIES, 20_000):
             app = db.appender()
             for i in range(lo, min(lo + 20_000, WIDE_SERIES)):
                 app.append_series({"__name__": f"wide_{i % 500}", "id": f"{i:07d}-{pad}", "job": "wide"},
-                                  ts[-1:], np.ones(1))
+                                  [last], [1.0])
             app.commit()
-    return int(ts[0]), int(ts[-1])
+    return first, last
 
 
-def _hwm_bytes(pid: int) -> int:
+def _status_bytes(pid: int, field: str) -> int:
+    """``VmRSS``/``VmHWM`` (now / peak resident memory) of ``/proc/<pid>/status``, in bytes."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
-
-
-def _rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
+    raise AssertionError(f"no {field}")
 
 
 def _reset_hwm(pid: int) -> None:
@@ -135,7 +122,7 @@ def test_worst_request_keeps_health_fast_and_memory_bounded(served, name):
     p = served
     method, path, body = _cases(p)[name]
     headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
-    before = _rss_bytes(p.p.pid)
+    before = _status_bytes(p.p.pid, "VmRSS")
     _reset_hwm(p.p.pid)
     with HealthProbe(p) as probe:
         time.sleep(0.1)
@@ -143,7 +130,7 @@ def test_worst_request_keeps_health_fast_and_memory_bounded(served, name):
         status, answer = p.request(method, path, body, headers, timeout=300)
         seconds = time.perf_counter() - t0
         time.sleep(0.1)
-    peak = _hwm_bytes(p.p.pid)
+    peak = _status_bytes(p.p.pid, "VmHWM")
     RESULTS[name] = {"status": status, "bytes": len(answer), "seconds": round(seconds, 3), "peak_rss": peak,
                      "rss_before": before,
                      "health_p99_ms": round(probe.p99() * 1000, 1),
