@@ -29,6 +29,7 @@ import pytest
 import yaml
 from _requirements import missing, require_tool
 from aiohttp import web
+from timing import async_wait_until
 
 from promlite.rules.notifier import Alert, Notifier, alerts_path, relabel_alerts, rfc3339
 from promlite.server.redact import redact_config
@@ -47,17 +48,8 @@ def _scrape_helpers():
 
 
 async def until(pred, timeout: float = 20.0, what: str = "condition", step: float = 0.05):
-    """Poll ``pred`` (sync or async) until it is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if asyncio.iscoroutine(v):
-            v = await v
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(step)
+    """Poll ``pred`` (sync or async) until it is truthy (``timing.async_wait_until`` with this file's defaults)."""
+    return await async_wait_until(pred, timeout, what, step)
 
 
 class FakeAM:
